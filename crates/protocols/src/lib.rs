@@ -1,1 +1,7 @@
-//! placeholder
+//! Wire protocols: one module per protocol (decode, translate to `model::Event`, encode
+//! native responses and errors, limits). Pure: no I/O.
+
+pub mod body;
+pub mod honeycomb;
+pub mod otlp;
+pub mod tempo;

@@ -1,1 +1,97 @@
-//! placeholder
+//! Storage: the [`Store`] trait every front end talks to, and its embedded DuckDB
+//! implementation ([`DuckStore`]).
+//!
+//! Architecture Invariant: this is the only crate that links DuckDB. Protocol front ends and
+//! the query planner know nothing of it; a ClickHouse store will implement the same trait.
+
+mod duck;
+
+pub use duck::{DuckStore, StoreOptions};
+
+use model::schema::Catalog;
+use model::{Event, TraceId, Value};
+
+/// Rows as a store returns them: one `Vec` per row, `None` for NULL.
+pub type Rows = Vec<Vec<Option<Value>>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage engine error: {0}")]
+    Engine(String),
+    #[error("could not open the data directory {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("query failed: {0}")]
+    Query(String),
+}
+
+/// What one insert did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsertReport {
+    pub rows: u64,
+    /// Fields dropped because the store-wide column cap was reached.
+    pub fields_dropped: u64,
+}
+
+/// A dataset and how much it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub events: u64,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+}
+
+/// An attribute column as one dataset sees it (Honeycomb `GET /1/columns`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetColumn {
+    pub name: String,
+    pub ty: model::value::ColumnType,
+    /// When this dataset first wrote the column (Unix ns).
+    pub created_ns: i64,
+}
+
+/// A small JSON document kept beside the events: saved queries, markers, derived columns,
+/// and later X-Ray groups or sampling rules. `kind` names the collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetaDoc {
+    pub kind: String,
+    pub id: String,
+    pub dataset: String,
+    pub body: serde_json::Value,
+    pub created_ns: i64,
+}
+
+/// The storage interface. Every method is blocking: callers on an async runtime run them on
+/// a blocking thread.
+pub trait Store: Send + Sync + 'static {
+    /// Inserts and commits: when this returns `Ok`, the events survive a crash.
+    fn insert(&self, events: &[Event]) -> Result<InsertReport, StoreError>;
+    /// Attribute columns present.
+    fn catalog(&self) -> Catalog;
+    /// The largest sample rate ever stored (1 when nothing is sampled): lets the query
+    /// layer use unweighted exact aggregates when every weight is 1.
+    fn max_sample_rate(&self) -> u32;
+    /// Every event of one trace (spans, span events, links, linked logs), in time order.
+    fn trace(&self, id: TraceId) -> Result<Vec<Event>, StoreError>;
+    /// Runs read-only SQL produced by the query crate's dialect for this store.
+    fn run_sql(&self, sql: &str) -> Result<Rows, StoreError>;
+    /// Datasets with event counts.
+    fn datasets(&self) -> Result<Vec<DatasetInfo>, StoreError>;
+    /// Deletes events older than each dataset's retention; returns rows deleted.
+    fn apply_retention(&self, now_ns: i64) -> Result<u64, StoreError>;
+    /// Sets one dataset's retention (`None` = the default).
+    fn set_retention(&self, dataset: &str, days: Option<u32>) -> Result<(), StoreError>;
+    /// Flushes everything to the main file (DuckDB: CHECKPOINT).
+    fn checkpoint(&self) -> Result<(), StoreError>;
+    /// Bytes the store occupies on disk.
+    fn disk_bytes(&self) -> u64;
+    /// Attribute columns one dataset has written (`None`: every dataset).
+    fn dataset_columns(&self, dataset: Option<&str>) -> Result<Vec<DatasetColumn>, StoreError>;
+    /// Creates or replaces a document.
+    fn put_doc(&self, doc: &MetaDoc) -> Result<(), StoreError>;
+    fn get_doc(&self, kind: &str, id: &str) -> Result<Option<MetaDoc>, StoreError>;
+    /// Documents of one kind, optionally of one dataset, oldest first.
+    fn list_docs(&self, kind: &str, dataset: Option<&str>) -> Result<Vec<MetaDoc>, StoreError>;
+    /// Returns whether a document was deleted.
+    fn delete_doc(&self, kind: &str, id: &str) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,289 @@
+//! SQL text primitives per storage engine: identifier quoting, literals, casts, string and
+//! hex functions, time bucketing, filtered aggregates. Query structure lives in `sql`; every
+//! piece of text that differs between engines lives here.
+//!
+//! Architecture Invariant: user data (column names, values) reaches SQL only through
+//! [`Dialect::ident`] and the literal methods.
+
+use model::Value;
+
+/// How one SQL engine spells things. Expressions passed in are already-rendered SQL.
+pub trait Dialect {
+    /// A quoted identifier; any text is safe.
+    fn ident(&self, name: &str) -> String;
+    /// A string literal; any text is safe.
+    fn string(&self, s: &str) -> String;
+    fn int(&self, i: i64) -> String;
+    /// A DOUBLE literal (non-finite values included).
+    fn double(&self, f: f64) -> String;
+    fn bool(&self, b: bool) -> String;
+    fn value(&self, v: &Value) -> String {
+        match v {
+            Value::Str(s) => self.string(s),
+            Value::Int(i) => self.int(*i),
+            Value::Float(f) => self.double(*f),
+            Value::Bool(b) => self.bool(*b),
+        }
+    }
+    /// A typed NULL of a string column (for columns that do not exist).
+    fn null_string(&self) -> String;
+    fn to_double(&self, e: &str) -> String;
+    /// Parse text as a double; unparseable → NULL.
+    fn try_to_double(&self, e: &str) -> String;
+    fn to_text(&self, e: &str) -> String;
+    fn to_bigint(&self, e: &str) -> String;
+    /// 16 lowercase hex digits of a BIGINT's bit pattern.
+    fn hex16(&self, e: &str) -> String;
+    fn lower(&self, e: &str) -> String;
+    fn starts_with(&self, e: &str, prefix: &str) -> String;
+    fn ends_with(&self, e: &str, suffix: &str) -> String;
+    fn contains(&self, e: &str, needle: &str) -> String;
+    /// Start of the `width`-ns bucket holding nanosecond time `e` (epoch-aligned,
+    /// `e - e % width` with truncating remainder).
+    fn time_bucket_ns(&self, e: &str, width_ns: i64) -> String {
+        format!("({e} - {e} % {})", self.int(width_ns))
+    }
+    /// `agg(arg)` over rows where `cond` holds.
+    fn filtered(&self, agg: &str, arg: &str, cond: &str) -> String;
+    fn count_distinct(&self, e: &str) -> String;
+    /// Weighted discrete percentile from a window: the smallest `value` whose cumulative
+    /// weight `cum` reaches `permille`/1000 of the total weight `total`.
+    fn weighted_percentile(&self, value: &str, cum: &str, total: &str, permille: u32) -> String {
+        self.filtered(
+            "MIN",
+            value,
+            &format!("{cum} * 1000 >= {permille} * {total}"),
+        )
+    }
+    /// Exact unweighted lower percentile (smallest value whose cumulative share reaches
+    /// `permille`/1000) in one aggregate, for when every weight is 1.
+    fn percentile_disc(&self, value: &str, permille: u32) -> String {
+        format!("quantile_disc({value}, {})", f64::from(permille) / 1000.0)
+    }
+    /// `string_agg` of `e` separated by `sep`, ordered by `order`.
+    fn string_agg(&self, e: &str, sep: &str, order: &str) -> String;
+    fn floor(&self, e: &str) -> String;
+    /// Null-safe equality.
+    fn not_distinct(&self, a: &str, b: &str) -> String;
+    /// The previous row's `e` in window `window`.
+    fn lag(&self, e: &str, window: &str) -> String {
+        format!("LAG({e}) OVER ({window})")
+    }
+    /// A NULL of a column type (`None`: of a string column).
+    fn null_of(&self, ty: Option<model::value::ColumnType>) -> String;
+    /// Smallest / largest non-NULL argument (NULL when all are).
+    fn least(&self, args: &[String]) -> String;
+    fn greatest(&self, args: &[String]) -> String;
+    /// Concatenation of the non-NULL text arguments ('' when all are NULL).
+    fn concat(&self, args: &[String]) -> String;
+    /// Base-10 logarithm of a positive double.
+    fn log10(&self, e: &str) -> String;
+    /// A double truncated toward zero to BIGINT; NULL when out of range or NaN.
+    fn trunc_to_bigint(&self, e: &str) -> String;
+    /// Length of text in Unicode code points / in UTF-8 bytes.
+    fn char_length(&self, e: &str) -> String;
+    fn byte_length(&self, e: &str) -> String;
+    /// Whether text `e` contains a match of RE2 pattern `pattern` (a rendered literal).
+    fn regexp_matches(&self, e: &str, pattern: &str) -> String;
+    /// Capture `group` of the first match ('' when there is none).
+    fn regexp_extract(&self, e: &str, pattern: &str, group: usize) -> String;
+    /// Number of non-overlapping matches.
+    fn regexp_count(&self, e: &str, pattern: &str) -> String;
+}
+
+/// DuckDB (1.x) SQL.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DuckDb;
+
+impl Dialect for DuckDb {
+    fn ident(&self, name: &str) -> String {
+        // NUL would end the statement text at the C boundary; no real column contains one.
+        let clean = name.replace('\0', "\u{fffd}");
+        format!("\"{}\"", clean.replace('"', "\"\""))
+    }
+
+    fn string(&self, s: &str) -> String {
+        // Standard SQL strings: backslash is not an escape in DuckDB; only `'` is doubled.
+        // NUL cannot appear inside SQL text, so it is spliced in with chr(0).
+        let parts: Vec<String> = s
+            .split('\0')
+            .map(|p| format!("'{}'", p.replace('\'', "''")))
+            .collect();
+        if parts.len() == 1 {
+            parts.concat()
+        } else {
+            format!("({})", parts.join(" || chr(0) || "))
+        }
+    }
+
+    fn int(&self, i: i64) -> String {
+        if i == i64::MIN {
+            "(-9223372036854775807 - 1)".into()
+        } else {
+            i.to_string()
+        }
+    }
+
+    fn double(&self, f: f64) -> String {
+        if f.is_nan() {
+            "CAST('nan' AS DOUBLE)".into()
+        } else if f.is_infinite() {
+            if f > 0.0 {
+                "CAST('inf' AS DOUBLE)".into()
+            } else {
+                "CAST('-inf' AS DOUBLE)".into()
+            }
+        } else {
+            format!("CAST({f:?} AS DOUBLE)")
+        }
+    }
+
+    fn bool(&self, b: bool) -> String {
+        if b {
+            "TRUE".into()
+        } else {
+            "FALSE".into()
+        }
+    }
+
+    fn null_string(&self) -> String {
+        "CAST(NULL AS VARCHAR)".into()
+    }
+
+    fn to_double(&self, e: &str) -> String {
+        format!("CAST({e} AS DOUBLE)")
+    }
+
+    fn try_to_double(&self, e: &str) -> String {
+        format!("TRY_CAST({e} AS DOUBLE)")
+    }
+
+    fn to_text(&self, e: &str) -> String {
+        format!("CAST({e} AS VARCHAR)")
+    }
+
+    fn to_bigint(&self, e: &str) -> String {
+        format!("CAST({e} AS BIGINT)")
+    }
+
+    fn hex16(&self, e: &str) -> String {
+        format!("lpad(lower(hex({e})), 16, '0')")
+    }
+
+    fn lower(&self, e: &str) -> String {
+        format!("lower({e})")
+    }
+
+    fn starts_with(&self, e: &str, prefix: &str) -> String {
+        format!("starts_with({e}, {prefix})")
+    }
+
+    fn ends_with(&self, e: &str, suffix: &str) -> String {
+        format!("ends_with({e}, {suffix})")
+    }
+
+    fn contains(&self, e: &str, needle: &str) -> String {
+        format!("contains({e}, {needle})")
+    }
+
+    fn filtered(&self, agg: &str, arg: &str, cond: &str) -> String {
+        format!("{agg}({arg}) FILTER (WHERE {cond})")
+    }
+
+    fn count_distinct(&self, e: &str) -> String {
+        format!("COUNT(DISTINCT {e})")
+    }
+
+    fn string_agg(&self, e: &str, sep: &str, order: &str) -> String {
+        format!("string_agg({e}, {} ORDER BY {order})", self.string(sep))
+    }
+
+    fn floor(&self, e: &str) -> String {
+        format!("floor({e})")
+    }
+
+    fn not_distinct(&self, a: &str, b: &str) -> String {
+        format!("{a} IS NOT DISTINCT FROM {b}")
+    }
+
+    fn null_of(&self, ty: Option<model::value::ColumnType>) -> String {
+        use model::value::ColumnType;
+        let t = match ty {
+            Some(ColumnType::Boolean) => "BOOLEAN",
+            Some(ColumnType::Integer) => "BIGINT",
+            Some(ColumnType::Float) => "DOUBLE",
+            Some(ColumnType::String) | None => "VARCHAR",
+        };
+        format!("CAST(NULL AS {t})")
+    }
+
+    fn least(&self, args: &[String]) -> String {
+        // DuckDB's LEAST/GREATEST skip NULL arguments.
+        format!("LEAST({})", args.join(", "))
+    }
+
+    fn greatest(&self, args: &[String]) -> String {
+        format!("GREATEST({})", args.join(", "))
+    }
+
+    fn concat(&self, args: &[String]) -> String {
+        if args.is_empty() {
+            return self.string("");
+        }
+        format!("COALESCE(concat({}), '')", args.join(", "))
+    }
+
+    fn log10(&self, e: &str) -> String {
+        format!("log10({e})")
+    }
+
+    fn trunc_to_bigint(&self, e: &str) -> String {
+        // A plain cast would round, and raise on overflow.
+        format!("TRY_CAST(trunc({e}) AS BIGINT)")
+    }
+
+    fn char_length(&self, e: &str) -> String {
+        format!("length({e})")
+    }
+
+    fn byte_length(&self, e: &str) -> String {
+        format!("strlen({e})")
+    }
+
+    fn regexp_matches(&self, e: &str, pattern: &str) -> String {
+        format!("regexp_matches({e}, {pattern})")
+    }
+
+    fn regexp_extract(&self, e: &str, pattern: &str, group: usize) -> String {
+        format!("regexp_extract({e}, {pattern}, {group})")
+    }
+
+    fn regexp_count(&self, e: &str, pattern: &str) -> String {
+        format!("len(regexp_extract_all({e}, {pattern}))")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_neutralises_injection() {
+        let d = DuckDb;
+        assert_eq!(
+            d.ident("a\"; DROP TABLE events; --"),
+            "\"a\"\"; DROP TABLE events; --\""
+        );
+        assert_eq!(
+            d.string("x'); DROP TABLE events; --"),
+            "'x''); DROP TABLE events; --'"
+        );
+        assert_eq!(d.string("a\\'b"), "'a\\''b'");
+        assert_eq!(d.string("a\0b"), "('a' || chr(0) || 'b')");
+        assert_eq!(d.int(i64::MIN), "(-9223372036854775807 - 1)");
+        assert_eq!(d.double(0.1), "CAST(0.1 AS DOUBLE)");
+        assert_eq!(d.double(2.0), "CAST(2.0 AS DOUBLE)");
+        assert_eq!(d.double(f64::NAN), "CAST('nan' AS DOUBLE)");
+    }
+}

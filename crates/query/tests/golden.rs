@@ -1,0 +1,212 @@
+//! Golden tests: every `tests/golden/*.json` case (a Honeycomb spec, a BubbleUp or a Tempo
+//! search) is planned and rendered for DuckDB; the plan and SQL text are compared with the
+//! `.snap` file next to it. Run with `UPDATE_GOLDEN=1` to rewrite the snapshots, then review
+//! the diff.
+
+use std::path::{Path, PathBuf};
+
+use model::schema::{Catalog, Column};
+use model::value::ColumnType;
+use waggle_query::bubbleup::{self, BubbleUpQuery, Selection};
+use waggle_query::plan::{resolve_column, PlanContext, NS_PER_S};
+use waggle_query::sql::{render_series, render_totals};
+use waggle_query::tempo::{self, TraceSearch};
+use waggle_query::{DuckDb, Plan, QuerySpec};
+
+const NOW_S: i64 = 1_700_000_000;
+
+fn catalog() -> Catalog {
+    let col = |name: &str, ty| Column {
+        name: name.into(),
+        ty,
+    };
+    Catalog {
+        columns: vec![
+            col("http.route", ColumnType::String),
+            col("http.status_code", ColumnType::Integer),
+            col("error", ColumnType::Boolean),
+            col("uuid", ColumnType::String),
+            col("handle", ColumnType::String),
+            col("bytes", ColumnType::Integer),
+            col("a\"; DROP TABLE events; --", ColumnType::Float),
+        ],
+    }
+}
+
+/// Saved derived columns of a case: `"derived": {"alias": "expression", …}`.
+fn saved_derived(case: &serde_json::Value) -> Vec<(String, String)> {
+    case["derived"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn plan_of(case: &serde_json::Value, cat: &Catalog) -> Plan {
+    let spec = QuerySpec::from_json(&case["spec"]).expect("spec");
+    let dataset = case["dataset"].as_str().unwrap_or("backend-flask");
+    Plan::from_spec(
+        &spec,
+        &PlanContext {
+            dataset,
+            catalog: cat,
+            now_s: NOW_S,
+            limit_override: None,
+            derived: &saved_derived(case),
+        },
+    )
+    .expect("plan")
+}
+
+fn render_case(case: &serde_json::Value) -> String {
+    let cat = catalog();
+    match case["kind"].as_str().unwrap_or("query") {
+        "query" => {
+            let plan = plan_of(case, &cat);
+            format!(
+                "-- plan\n{plan:#?}\n\n-- totals {:?}\n{}\n\n-- series {:?}\n{}\n",
+                render_totals(&plan, &DuckDb).columns,
+                render_totals(&plan, &DuckDb).sql,
+                render_series(&plan, &DuckDb).columns,
+                render_series(&plan, &DuckDb).sql
+            )
+        }
+        "bubbleup" => {
+            let plan = plan_of(case, &cat);
+            let r = &case["region"];
+            let column = resolve_column(
+                r["column"].as_str().unwrap_or_default(),
+                &cat,
+                &mut Vec::new(),
+            );
+            let q = BubbleUpQuery {
+                base: &plan,
+                selection: Selection::Region {
+                    start_ns: r["start_s"].as_i64().unwrap_or_default() * NS_PER_S,
+                    end_ns: r["end_s"].as_i64().unwrap_or_default() * NS_PER_S,
+                    column,
+                    low: r["low"].as_f64().unwrap_or_default(),
+                    high: r["high"].as_f64().unwrap_or_default(),
+                },
+                columns: bubbleup::candidate_columns(&cat),
+                top_values: bubbleup::TOP_VALUES_DEFAULT,
+            };
+            format!("-- bubbleup\n{}\n", bubbleup::render(&q, &DuckDb))
+        }
+        "tempo" => {
+            let s = TraceSearch {
+                tags: tempo::parse_logfmt(case["tags"].as_str().unwrap_or_default()).expect("tags"),
+                min_duration_ms: case["min_duration_ms"].as_f64(),
+                max_duration_ms: case["max_duration_ms"].as_f64(),
+                start_ns: case["start_s"].as_i64().unwrap_or_default() * NS_PER_S,
+                end_ns: case["end_s"].as_i64().unwrap_or_default() * NS_PER_S,
+                limit: case["limit"].as_u64().unwrap_or_default() as u32,
+            };
+            let r = tempo::render_search(&s, &cat, &DuckDb);
+            format!(
+                "-- tempo search (warnings {:?})\n{}\n\n-- tag values\n{}\n",
+                r.warnings,
+                r.sql,
+                tempo::render_tag_values(
+                    "http.route",
+                    &cat,
+                    Some((s.start_ns, s.end_ns)),
+                    100,
+                    &DuckDb
+                )
+                .unwrap_or_default()
+            )
+        }
+        other => panic!("unknown kind {other}"),
+    }
+}
+
+fn cases() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("golden dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn golden_sql() {
+    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    let mut failures = Vec::new();
+    let all = cases();
+    assert!(all.len() >= 10, "golden cases missing");
+    for path in all {
+        let case: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        let got = render_case(&case);
+        let snap = path.with_extension("snap");
+        if update {
+            std::fs::write(&snap, &got).expect("write");
+            continue;
+        }
+        let want = std::fs::read_to_string(&snap).unwrap_or_default();
+        if want != got {
+            failures.push(format!(
+                "{}: snapshot differs (run with UPDATE_GOLDEN=1 and review)\n--- got\n{got}",
+                snap.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// User data never appears outside a quoted identifier or string literal.
+#[test]
+fn injection_attempts_stay_quoted() {
+    let case: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/05_injection.json"),
+        )
+        .expect("read"),
+    )
+    .expect("json");
+    let cat = catalog();
+    let plan = plan_of(&case, &cat);
+    let sql = format!(
+        "{}\n{}",
+        render_totals(&plan, &DuckDb).sql,
+        render_series(&plan, &DuckDb).sql
+    );
+    // Every occurrence is inside "…" with the quote doubled, or '…' with the quote doubled.
+    assert!(!sql.contains("a\"; DROP"), "{sql}");
+    assert!(sql.contains("\"a\"\"; DROP TABLE events; --\""));
+    assert!(sql.contains("'x''); DROP TABLE events; --'"));
+    assert!(sql.contains("'d\"; drop table events; --'"));
+    assert!(sql.contains("''' OR 1=1 --'"));
+    // Strip quoted tokens and check nothing dangerous remains.
+    let mut stripped = String::new();
+    let mut quote: Option<char> = None;
+    let chars: Vec<char> = sql.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match quote {
+            Some(q) if c == q => {
+                if chars.get(i + 1) == Some(&q) {
+                    i += 1;
+                } else {
+                    quote = None;
+                }
+            }
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None => stripped.push(c),
+        }
+        i += 1;
+    }
+    assert!(quote.is_none(), "unbalanced quotes");
+    assert!(!stripped.contains("DROP"), "{stripped}");
+    assert!(!stripped.contains("1=1"), "{stripped}");
+    assert!(!stripped.contains(';'), "{stripped}");
+}

@@ -1,0 +1,359 @@
+//! Grafana Tempo's HTTP API over the store, so Grafana's Tempo data source works against
+//! Waggle: trace by id (v1 and v2, JSON or protobuf), search, tags, tag values, echo.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use model::TraceId;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+
+/// Most traces one search returns (Tempo's default `limit` is 20; our cap bounds the work).
+pub const SEARCH_LIMIT_MAX: usize = 1000;
+pub const SEARCH_LIMIT_DEFAULT: usize = 20;
+/// Most values one tag-values call returns (our choice; Grafana shows a dropdown).
+pub const TAG_VALUES_MAX: u32 = 1000;
+/// Search window when the request gives none (our choice: Grafana always sends one; curl
+/// users get the last day).
+pub const SEARCH_WINDOW_DEFAULT_NS: i64 = 24 * 3600 * 1_000_000_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/echo", get(|| async { "echo" }))
+        .route("/api/status/buildinfo", get(buildinfo))
+        .route("/api/traces/{id}", get(trace_v1))
+        .route("/api/v2/traces/{id}", get(trace_v2))
+        .route("/api/search", get(search))
+        .route("/api/search/tags", get(tags))
+        .route("/api/v2/search/tags", get(tags_v2))
+        .route("/api/search/tag/{tag}/values", get(tag_values))
+        .route("/api/v2/search/tag/{tag}/values", get(tag_values_v2))
+}
+
+fn not_found(msg: &str) -> Response {
+    (StatusCode::NOT_FOUND, msg.to_string()).into_response()
+}
+
+fn bad_request(msg: String) -> Response {
+    (StatusCode::BAD_REQUEST, msg).into_response()
+}
+
+fn unauthorized() -> Response {
+    (StatusCode::UNAUTHORIZED, "missing or unknown API key").into_response()
+}
+
+fn internal() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error reading the store",
+    )
+        .into_response()
+}
+
+async fn buildinfo() -> Json<serde_json::Value> {
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "revision": "waggle",
+        "branch": "main",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": ""
+    }))
+}
+
+async fn load_trace(s: &AppState, id: &str) -> Result<Vec<model::Event>, Response> {
+    let id = TraceId::parse(id).map_err(|e| bad_request(format!("invalid trace id: {e}")))?;
+    let store = s.store.clone();
+    let events = crate::blocking(move || store.trace(id))
+        .await
+        .map_err(|_| internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "trace lookup failed");
+            internal()
+        })?;
+    if events.is_empty() {
+        return Err(not_found("trace not found"));
+    }
+    Ok(events)
+}
+
+fn wants_protobuf(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/protobuf") || a.contains("application/x-protobuf"))
+}
+
+async fn trace_v1(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if !s.credentials.check(&headers) {
+        return unauthorized();
+    }
+    let events = match load_trace(&s, &id).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    if wants_protobuf(&headers) {
+        return (
+            [(header::CONTENT_TYPE, "application/protobuf")],
+            protocols::tempo::trace_protobuf(&events),
+        )
+            .into_response();
+    }
+    Json(protocols::tempo::trace_v1_json(&events)).into_response()
+}
+
+async fn trace_v2(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if !s.credentials.check(&headers) {
+        return unauthorized();
+    }
+    let events = match load_trace(&s, &id).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    if wants_protobuf(&headers) {
+        return (
+            [(header::CONTENT_TYPE, "application/protobuf")],
+            protocols::tempo::trace_v2_protobuf(&events),
+        )
+            .into_response();
+    }
+    Json(protocols::tempo::trace_v2_json(&events)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchParams {
+    tags: Option<String>,
+    #[serde(rename = "minDuration")]
+    min_duration: Option<String>,
+    #[serde(rename = "maxDuration")]
+    max_duration: Option<String>,
+    limit: Option<usize>,
+    start: Option<i64>,
+    end: Option<i64>,
+    q: Option<String>,
+}
+
+/// Parses a Go duration (`100ms`, `1.5s`, `2m`, `1h30m`, `250us`) into milliseconds.
+pub fn parse_go_duration_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "ns" => 1e-6,
+            "us" | "µs" => 1e-3,
+            "ms" => 1.0,
+            "s" | "" => 1000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            _ => return None,
+        };
+        total += n * factor;
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
+async fn search(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<SearchParams>,
+) -> Response {
+    if !s.credentials.check(&headers) {
+        return unauthorized();
+    }
+    if p.q.as_deref().is_some_and(|q| !q.trim().is_empty() && q.trim() != "{}") {
+        return bad_request(
+            "TraceQL (q=) is not supported yet; use tags=, minDuration=, maxDuration=".into(),
+        );
+    }
+    let tags = match p.tags.as_deref().map(query::tempo::parse_logfmt).transpose() {
+        Ok(t) => t.unwrap_or_default(),
+        Err(e) => return bad_request(format!("invalid tags: {e}")),
+    };
+    let dur = |v: &Option<String>, name: &str| -> Result<Option<f64>, Response> {
+        match v.as_deref() {
+            None | Some("") => Ok(None),
+            Some(d) => parse_go_duration_ms(d)
+                .map(Some)
+                .ok_or_else(|| bad_request(format!("invalid {name} {d:?}: use a duration such as 100ms or 1.5s"))),
+        }
+    };
+    let min = match dur(&p.min_duration, "minDuration") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let max = match dur(&p.max_duration, "maxDuration") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let now = crate::now_ns();
+    let search = query::tempo::TraceSearch {
+        tags,
+        min_duration_ms: min,
+        max_duration_ms: max,
+        start_ns: p
+            .start
+            .map(|s| s.saturating_mul(1_000_000_000))
+            .unwrap_or(now.saturating_sub(SEARCH_WINDOW_DEFAULT_NS)),
+        end_ns: p
+            .end
+            .map(|e| e.saturating_mul(1_000_000_000))
+            .unwrap_or(now.saturating_add(60_000_000_000)),
+        limit: p.limit.unwrap_or(SEARCH_LIMIT_DEFAULT).clamp(1, SEARCH_LIMIT_MAX) as u32,
+    };
+    let store = s.store.clone();
+    let result = crate::blocking(move || {
+        let catalog = store.catalog();
+        let rendered = query::tempo::render_search(&search, &catalog, &query::DuckDb);
+        store.run_sql(&rendered.sql)
+    })
+    .await;
+    let rows = match result {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "tempo search failed");
+            return internal();
+        }
+        Err(_) => return internal(),
+    };
+    let traces: Vec<_> = rows
+        .iter()
+        .filter_map(|r| summary_from_row(r))
+        .collect();
+    Json(protocols::tempo::search_json(&traces)).into_response()
+}
+
+fn tag_names(s: &AppState) -> Vec<String> {
+    query::tempo::tag_names(&s.store.catalog())
+}
+
+/// One search row: (trace hi, lo, root service, root name, start ns, duration ms).
+fn summary_from_row(r: &[Option<model::Value>]) -> Option<protocols::tempo::TraceSummary> {
+    use model::Value;
+    let int = |i: usize| match r.get(i)? {
+        Some(Value::Int(v)) => Some(*v),
+        _ => None,
+    };
+    let text = |i: usize| match r.get(i)? {
+        Some(Value::Str(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let duration_ms = match r.get(5)? {
+        Some(Value::Float(f)) => *f,
+        Some(Value::Int(i)) => *i as f64,
+        _ => 0.0,
+    };
+    Some(protocols::tempo::TraceSummary {
+        trace_id: TraceId::from_halves(int(0)? as u64, int(1)? as u64),
+        root_service: text(2),
+        root_name: text(3),
+        start_ns: int(4).unwrap_or(0),
+        duration_ms,
+    })
+}
+
+async fn tags(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if !s.credentials.check(&headers) {
+        return unauthorized();
+    }
+    Json(protocols::tempo::tags_json(&tag_names(&s))).into_response()
+}
+
+async fn tags_v2(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if !s.credentials.check(&headers) {
+        return unauthorized();
+    }
+    let names = tag_names(&s);
+    Json(json!({ "scopes": [ { "name": "span", "tags": names } ] })).into_response()
+}
+
+async fn values(s: &AppState, tag: String) -> Result<Vec<String>, Response> {
+    let store = s.store.clone();
+    let tag = tag
+        .strip_prefix("span.")
+        .or_else(|| tag.strip_prefix("resource."))
+        .filter(|t| store.catalog().get(t).is_some())
+        .map(str::to_string)
+        .unwrap_or(tag);
+    let rows = crate::blocking(move || {
+        let catalog = store.catalog();
+        match query::tempo::render_tag_values(&tag, &catalog, None, TAG_VALUES_MAX, &query::DuckDb) {
+            Some(sql) => store.run_sql(&sql),
+            None => Ok(Vec::new()),
+        }
+    })
+    .await
+    .map_err(|_| internal())?
+    .map_err(|_| internal())?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .map(|v| v.to_string())
+        .collect())
+}
+
+async fn tag_values(
+    State(s): State<AppState>,
+    Path(tag): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !s.credentials.check(&headers) {
+        return unauthorized();
+    }
+    match values(&s, tag).await {
+        Ok(v) => Json(protocols::tempo::tag_values_json(&v)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn tag_values_v2(
+    State(s): State<AppState>,
+    Path(tag): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !s.credentials.check(&headers) {
+        return unauthorized();
+    }
+    match values(&s, tag).await {
+        Ok(v) => Json(json!({
+            "tagValues": v.into_iter().map(|v| json!({"type": "string", "value": v})).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration_ms("100ms"), Some(100.0));
+        assert_eq!(parse_go_duration_ms("1.5s"), Some(1500.0));
+        assert_eq!(parse_go_duration_ms("1h30m"), Some(5_400_000.0));
+        assert_eq!(parse_go_duration_ms("250us"), Some(0.25));
+        assert_eq!(parse_go_duration_ms("abc"), None);
+        assert_eq!(parse_go_duration_ms(""), None);
+    }
+
+}

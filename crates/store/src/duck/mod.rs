@@ -1,0 +1,629 @@
+//! The embedded store: one DuckDB file, one wide `events` table with a column per attribute
+//! key (Honeycomb's layout; chosen by measurement, see BENCHMARKS.md), group-committed inserts
+//! through the Arrow appender, and a small pool of read connections.
+
+mod batch;
+mod convert;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+use duckdb::Connection;
+use model::schema::{self, Catalog, Column};
+use model::value::ColumnType;
+use model::{Event, TraceId};
+
+use crate::{DatasetColumn, DatasetInfo, InsertReport, MetaDoc, Rows, Store, StoreError};
+
+/// File name inside the data directory.
+pub const DB_FILE_NAME: &str = "waggle.duckdb";
+
+/// The fixed columns, in table order, with their DuckDB types. `batch.rs` builds Arrow
+/// arrays in exactly this order.
+pub(crate) const FIXED_COLUMNS: &[(&str, &str)] = &[
+    (schema::COL_DATASET, "VARCHAR NOT NULL"),
+    (schema::COL_TIME_NS, "BIGINT NOT NULL"),
+    (schema::COL_KIND, "UTINYINT NOT NULL"),
+    (schema::COL_SAMPLE_RATE, "INTEGER NOT NULL"),
+    (schema::COL_TRACE_HI, "BIGINT"),
+    (schema::COL_TRACE_LO, "BIGINT"),
+    (schema::COL_SPAN_ID, "BIGINT"),
+    (schema::COL_PARENT_ID, "BIGINT"),
+    (schema::COL_RESOURCE_KEYS, "VARCHAR"),
+    (schema::COL_NAME, "VARCHAR"),
+    (schema::COL_SERVICE, "VARCHAR"),
+    (schema::COL_DURATION_MS, "DOUBLE"),
+];
+
+/// Read connections kept open (our choice: one per core on the 2-core target machine, plus
+/// one so a slow query does not block trace lookups).
+pub const READ_CONNECTIONS_DEFAULT: usize = 3;
+
+/// Settings for [`DuckStore`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Days to keep events of datasets without their own setting; 0 keeps forever.
+    pub retention_days_default: u32,
+    /// Per-dataset retention in days (0 keeps forever).
+    pub retention_days: HashMap<String, u32>,
+    /// DuckDB `memory_limit` (e.g. "2GB").
+    pub memory_limit: Option<String>,
+    /// DuckDB worker threads (None = DuckDB's default: one per core).
+    pub threads: Option<usize>,
+    pub read_connections: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            retention_days_default: 30,
+            retention_days: HashMap::new(),
+            memory_limit: None,
+            threads: None,
+            read_connections: READ_CONNECTIONS_DEFAULT,
+        }
+    }
+}
+
+pub(crate) struct Writer {
+    conn: Connection,
+    /// Columns already recorded in `dataset_columns`, by lowercased dataset.
+    seen: HashMap<String, std::collections::HashSet<String>>,
+    /// Attribute column name → position among attribute columns.
+    index: HashMap<String, usize>,
+    columns: Vec<Column>,
+}
+
+/// DuckDB-backed [`Store`].
+pub struct DuckStore {
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+    /// Kept to open more read connections when the pool is empty.
+    spare: Mutex<Connection>,
+    catalog: RwLock<Catalog>,
+    dir: Option<PathBuf>,
+    retention_default: u32,
+    max_sample_rate: std::sync::atomic::AtomicU32,
+}
+
+fn engine(e: duckdb::Error) -> StoreError {
+    StoreError::Engine(e.to_string())
+}
+
+/// Quotes an identifier for DuckDB.
+pub(crate) fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string literal for DuckDB.
+pub(crate) fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+pub(crate) fn duck_type(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::String => "VARCHAR",
+        ColumnType::Integer => "BIGINT",
+        ColumnType::Float => "DOUBLE",
+        ColumnType::Boolean => "BOOLEAN",
+    }
+}
+
+fn column_type_of(duck: &str) -> ColumnType {
+    match duck.to_ascii_uppercase().as_str() {
+        "BIGINT" | "INTEGER" | "SMALLINT" | "TINYINT" | "HUGEINT" | "UBIGINT" | "UINTEGER" => {
+            ColumnType::Integer
+        }
+        "DOUBLE" | "FLOAT" | "REAL" => ColumnType::Float,
+        "BOOLEAN" => ColumnType::Boolean,
+        _ => ColumnType::String,
+    }
+}
+
+/// The narrowest type that holds values of both types without loss.
+pub(crate) fn widen(a: ColumnType, b: ColumnType) -> ColumnType {
+    use ColumnType::*;
+    match (a, b) {
+        (x, y) if x == y => x,
+        (Integer, Float) | (Float, Integer) => Float,
+        _ => String,
+    }
+}
+
+impl DuckStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let path = dir.join(DB_FILE_NAME);
+        let conn = Connection::open(&path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::init(conn, Some(dir.to_path_buf()), options)
+    }
+
+    /// A store that lives in memory only (tests).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(engine)?;
+        Self::init(conn, None, StoreOptions::default())
+    }
+
+    fn init(conn: Connection, dir: Option<PathBuf>, options: StoreOptions) -> Result<Self, StoreError> {
+        let mut setup = String::new();
+        if let Some(limit) = &options.memory_limit {
+            setup.push_str(&format!("SET memory_limit = {};", literal(limit)));
+        }
+        if let Some(threads) = options.threads {
+            setup.push_str(&format!("SET threads = {};", threads.max(1)));
+        }
+        let fixed: Vec<String> = FIXED_COLUMNS
+            .iter()
+            .map(|(n, t)| format!("{} {t}", ident(n)))
+            .collect();
+        setup.push_str(&format!(
+            "CREATE TABLE IF NOT EXISTS events ({});\
+             CREATE TABLE IF NOT EXISTS retention (dataset VARCHAR PRIMARY KEY, days INTEGER NOT NULL);\
+             CREATE TABLE IF NOT EXISTS dataset_columns (dataset VARCHAR NOT NULL, name VARCHAR NOT NULL, created_ns BIGINT NOT NULL, PRIMARY KEY (dataset, name));\
+             CREATE TABLE IF NOT EXISTS docs (kind VARCHAR NOT NULL, id VARCHAR NOT NULL, dataset VARCHAR NOT NULL, body VARCHAR NOT NULL, created_ns BIGINT NOT NULL, PRIMARY KEY (kind, id));",
+            fixed.join(", ")
+        ));
+        conn.execute_batch(&setup).map_err(engine)?;
+        for (dataset, days) in &options.retention_days {
+            conn.execute(
+                "INSERT OR REPLACE INTO retention VALUES (?, ?)",
+                duckdb::params![dataset.to_lowercase(), *days],
+            )
+            .map_err(engine)?;
+        }
+        let columns = read_columns(&conn)?;
+        let seen = read_seen(&conn)?;
+        let index = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
+        let mut readers = Vec::new();
+        for _ in 0..options.read_connections.max(1) {
+            readers.push(conn.try_clone().map_err(engine)?);
+        }
+        let spare = conn.try_clone().map_err(engine)?;
+        Ok(Self {
+            catalog: RwLock::new(Catalog {
+                columns: columns.clone(),
+            }),
+            writer: Mutex::new(Writer {
+                conn,
+                seen,
+                index,
+                columns,
+            }),
+            readers: Mutex::new(readers),
+            spare: Mutex::new(spare),
+            dir,
+            retention_default: options.retention_days_default,
+            max_sample_rate: std::sync::atomic::AtomicU32::new(1),
+        })
+        .and_then(|store| {
+            let rows = store.run_sql("SELECT max(\"__sample_rate\") FROM events")?;
+            if let Some(Some(model::Value::Int(m))) = rows.first().and_then(|r| r.first()) {
+                store
+                    .max_sample_rate
+                    .store(u32::try_from(*m).unwrap_or(u32::MAX).max(1), std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(store)
+        })
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = {
+            let mut pool = self.readers.lock().map_err(|_| poisoned())?;
+            pool.pop()
+        };
+        let conn = match conn {
+            Some(c) => c,
+            None => self
+                .spare
+                .lock()
+                .map_err(|_| poisoned())?
+                .try_clone()
+                .map_err(engine)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn retention_days(&self) -> Result<HashMap<String, u32>, StoreError> {
+        self.with_reader(|c| {
+            let mut stmt = c
+                .prepare("SELECT dataset, days FROM retention")
+                .map_err(engine)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(engine)?;
+            let mut out = HashMap::new();
+            for row in rows {
+                let (d, days) = row.map_err(engine)?;
+                out.insert(d, u32::try_from(days.max(0)).unwrap_or(u32::MAX));
+            }
+            Ok(out)
+        })
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Engine("a store lock was poisoned by an earlier panic".into())
+}
+
+fn read_seen(
+    conn: &Connection,
+) -> Result<HashMap<String, std::collections::HashSet<String>>, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT dataset, name FROM dataset_columns")
+        .map_err(engine)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(engine)?;
+    let mut out: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+    for row in rows {
+        let (d, c) = row.map_err(engine)?;
+        out.entry(d).or_default().insert(c);
+    }
+    Ok(out)
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+fn read_columns(conn: &Connection) -> Result<Vec<Column>, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT name, type FROM pragma_table_info('events') ORDER BY cid")
+        .map_err(engine)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(engine)?;
+    let mut out = Vec::new();
+    for (i, row) in rows.enumerate() {
+        let (name, ty) = row.map_err(engine)?;
+        if i < FIXED_COLUMNS.len() {
+            continue;
+        }
+        out.push(Column {
+            name,
+            ty: column_type_of(&ty),
+        });
+    }
+    Ok(out)
+}
+
+impl Store for DuckStore {
+    fn insert(&self, events: &[Event]) -> Result<InsertReport, StoreError> {
+        if events.is_empty() {
+            return Ok(InsertReport::default());
+        }
+        let rate = events.iter().map(|e| e.sample_rate).max().unwrap_or(1);
+        self.max_sample_rate
+            .fetch_max(rate, std::sync::atomic::Ordering::Relaxed);
+        let mut w = self.writer.lock().map_err(|_| poisoned())?;
+        let result = insert_locked(&mut w, events);
+        if result.is_err() {
+            // The transaction rolled back: forget columns it may have added.
+            let _ = w.conn.execute_batch("ROLLBACK");
+            let cols = read_columns(&w.conn)?;
+            w.seen = read_seen(&w.conn)?;
+            w.index = cols.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+            w.columns = cols;
+        }
+        if let Ok(mut cat) = self.catalog.write() {
+            if cat.columns.len() != w.columns.len() || cat.columns != w.columns {
+                cat.columns = w.columns.clone();
+            }
+        }
+        result
+    }
+
+    fn max_sample_rate(&self) -> u32 {
+        self.max_sample_rate.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn catalog(&self) -> Catalog {
+        self.catalog.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn trace(&self, id: TraceId) -> Result<Vec<Event>, StoreError> {
+        let (hi, lo) = id.halves();
+        let sql = format!(
+            "SELECT * FROM events WHERE {} = {} AND {} = {} ORDER BY {}",
+            ident(schema::COL_TRACE_LO),
+            lo as i64,
+            ident(schema::COL_TRACE_HI),
+            hi as i64,
+            ident(schema::COL_TIME_NS)
+        );
+        self.with_reader(|c| convert::query_events(c, &sql))
+    }
+
+    fn run_sql(&self, sql: &str) -> Result<Rows, StoreError> {
+        self.with_reader(|c| convert::query_rows(c, sql))
+    }
+
+    fn datasets(&self) -> Result<Vec<DatasetInfo>, StoreError> {
+        let rows = self.run_sql(
+            "SELECT \"__dataset\", count(*), min(\"__time_ns\"), max(\"__time_ns\") \
+             FROM events GROUP BY 1 ORDER BY 1",
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut it = r.into_iter();
+                let name = match it.next()?? {
+                    model::Value::Str(s) => s,
+                    other => other.to_string(),
+                };
+                let int = |v: Option<Option<model::Value>>| match v {
+                    Some(Some(model::Value::Int(i))) => Some(i),
+                    _ => None,
+                };
+                let events = int(it.next()).unwrap_or(0).max(0) as u64;
+                Some(DatasetInfo {
+                    name,
+                    events,
+                    first_ns: int(it.next()),
+                    last_ns: int(it.next()),
+                })
+            })
+            .collect())
+    }
+
+    fn apply_retention(&self, now_ns: i64) -> Result<u64, StoreError> {
+        let per = self.retention_days()?;
+        let datasets = self.datasets()?;
+        let w = self.writer.lock().map_err(|_| poisoned())?;
+        let mut deleted = 0u64;
+        for d in datasets {
+            let days = per
+                .get(&d.name.to_lowercase())
+                .copied()
+                .unwrap_or(self.retention_default);
+            if days == 0 {
+                continue;
+            }
+            let cutoff = now_ns.saturating_sub(i64::from(days).saturating_mul(86_400 * 1_000_000_000));
+            if d.first_ns.is_some_and(|f| f >= cutoff) {
+                continue;
+            }
+            let n = w
+                .conn
+                .execute(
+                    "DELETE FROM events WHERE \"__dataset\" = ? AND \"__time_ns\" < ?",
+                    duckdb::params![d.name, cutoff],
+                )
+                .map_err(engine)?;
+            deleted += n as u64;
+        }
+        Ok(deleted)
+    }
+
+    fn set_retention(&self, dataset: &str, days: Option<u32>) -> Result<(), StoreError> {
+        let w = self.writer.lock().map_err(|_| poisoned())?;
+        match days {
+            Some(d) => w.conn.execute(
+                "INSERT OR REPLACE INTO retention VALUES (?, ?)",
+                duckdb::params![dataset.to_lowercase(), d],
+            ),
+            None => w.conn.execute(
+                "DELETE FROM retention WHERE dataset = ?",
+                duckdb::params![dataset.to_lowercase()],
+            ),
+        }
+        .map_err(engine)?;
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        let w = self.writer.lock().map_err(|_| poisoned())?;
+        w.conn.execute_batch("CHECKPOINT").map_err(engine)
+    }
+
+    fn dataset_columns(&self, dataset: Option<&str>) -> Result<Vec<DatasetColumn>, StoreError> {
+        let catalog = self.catalog();
+        let filter = dataset
+            .map(|d| format!(" WHERE dataset = {}", literal(&d.to_lowercase())))
+            .unwrap_or_default();
+        let rows = self.run_sql(&format!(
+            "SELECT name, min(created_ns) FROM dataset_columns{filter} GROUP BY name ORDER BY name"
+        ))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let name = match r.first()? {
+                    Some(model::Value::Str(s)) => s.clone(),
+                    _ => return None,
+                };
+                let created_ns = match r.get(1)? {
+                    Some(model::Value::Int(i)) => *i,
+                    _ => 0,
+                };
+                let ty = catalog.get(&name)?.ty;
+                Some(DatasetColumn {
+                    name,
+                    ty,
+                    created_ns,
+                })
+            })
+            .collect())
+    }
+
+    fn put_doc(&self, doc: &MetaDoc) -> Result<(), StoreError> {
+        let w = self.writer.lock().map_err(|_| poisoned())?;
+        w.conn
+            .execute(
+                "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)",
+                duckdb::params![doc.kind, doc.id, doc.dataset, doc.body.to_string(), doc.created_ns],
+            )
+            .map_err(engine)?;
+        Ok(())
+    }
+
+    fn get_doc(&self, kind: &str, id: &str) -> Result<Option<MetaDoc>, StoreError> {
+        let rows = self.run_sql(&format!(
+            "SELECT kind, id, dataset, body, created_ns FROM docs WHERE kind = {} AND id = {}",
+            literal(kind),
+            literal(id)
+        ))?;
+        Ok(rows.into_iter().next().and_then(doc_from_row))
+    }
+
+    fn list_docs(&self, kind: &str, dataset: Option<&str>) -> Result<Vec<MetaDoc>, StoreError> {
+        let filter = dataset
+            .map(|d| format!(" AND dataset = {}", literal(d)))
+            .unwrap_or_default();
+        let rows = self.run_sql(&format!(
+            "SELECT kind, id, dataset, body, created_ns FROM docs WHERE kind = {}{filter} ORDER BY created_ns, id",
+            literal(kind)
+        ))?;
+        Ok(rows.into_iter().filter_map(doc_from_row).collect())
+    }
+
+    fn delete_doc(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        let w = self.writer.lock().map_err(|_| poisoned())?;
+        let n = w
+            .conn
+            .execute(
+                "DELETE FROM docs WHERE kind = ? AND id = ?",
+                duckdb::params![kind, id],
+            )
+            .map_err(engine)?;
+        Ok(n > 0)
+    }
+
+    fn disk_bytes(&self) -> u64 {
+        let Some(dir) = &self.dir else { return 0 };
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| e.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+}
+
+fn doc_from_row(r: Vec<Option<model::Value>>) -> Option<MetaDoc> {
+    let mut it = r.into_iter();
+    let text = |v: Option<Option<model::Value>>| match v {
+        Some(Some(model::Value::Str(s))) => Some(s),
+        _ => None,
+    };
+    let kind = text(it.next())?;
+    let id = text(it.next())?;
+    let dataset = text(it.next())?;
+    let body = serde_json::from_str(&text(it.next())?).ok()?;
+    let created_ns = match it.next() {
+        Some(Some(model::Value::Int(i))) => i,
+        _ => 0,
+    };
+    Some(MetaDoc {
+        kind,
+        id,
+        dataset,
+        body,
+        created_ns,
+    })
+}
+
+fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, StoreError> {
+    let plan = batch::plan_columns(&w.index, &w.columns, events);
+    w.conn.execute_batch("BEGIN TRANSACTION").map_err(engine)?;
+    for change in &plan.changes {
+        let sql = match change {
+            batch::ColumnChange::Add(name, ty) => format!(
+                "ALTER TABLE events ADD COLUMN {} {}",
+                ident(name),
+                duck_type(*ty)
+            ),
+            batch::ColumnChange::Widen(name, ty) => format!(
+                "ALTER TABLE events ALTER COLUMN {} TYPE {}",
+                ident(name),
+                duck_type(*ty)
+            ),
+        };
+        w.conn.execute_batch(&sql).map_err(engine)?;
+    }
+    for change in plan.changes {
+        match change {
+            batch::ColumnChange::Add(name, ty) => {
+                w.index.insert(name.clone(), w.columns.len());
+                w.columns.push(Column { name, ty });
+            }
+            batch::ColumnChange::Widen(name, ty) => {
+                if let Some(&i) = w.index.get(&name) {
+                    w.columns[i].ty = ty;
+                }
+            }
+        }
+    }
+    // Record (dataset, column) pairs this batch writes for the first time. Lookups borrow;
+    // only new pairs allocate.
+    let mut fresh: Vec<(String, String)> = Vec::new();
+    {
+        let empty = std::collections::HashSet::new();
+        let mut cur_name: Option<&str> = None;
+        let mut cur_lower = String::new();
+        let mut cur_set = &empty;
+        for e in events {
+            if cur_name != Some(e.dataset.as_str()) {
+                cur_name = Some(e.dataset.as_str());
+                cur_lower = e.dataset.to_lowercase();
+                cur_set = w.seen.get(&cur_lower).unwrap_or(&empty);
+            }
+            for (k, _) in &e.fields {
+                if cur_set.contains(k.as_str()) || !w.index.contains_key(k) {
+                    continue;
+                }
+                if !fresh.iter().any(|(d, c)| *d == cur_lower && c == k) {
+                    fresh.push((cur_lower.clone(), k.clone()));
+                }
+            }
+        }
+    }
+    if !fresh.is_empty() {
+        let created = now_ns();
+        let mut stmt = w
+            .conn
+            .prepare("INSERT OR IGNORE INTO dataset_columns VALUES (?, ?, ?)")
+            .map_err(engine)?;
+        for (d, c) in &fresh {
+            stmt.execute(duckdb::params![d, c, created]).map_err(engine)?;
+        }
+    }
+    let record_batch = batch::build(&w.index, &w.columns, events)?;
+    {
+        let mut app = w.conn.appender("events").map_err(engine)?;
+        app.append_record_batch(record_batch).map_err(engine)?;
+        app.flush().map_err(engine)?;
+    }
+    w.conn.execute_batch("COMMIT").map_err(engine)?;
+    for (d, c) in fresh {
+        w.seen.entry(d).or_default().insert(c);
+    }
+    Ok(InsertReport {
+        rows: events.len() as u64,
+        fields_dropped: plan.fields_dropped,
+    })
+}

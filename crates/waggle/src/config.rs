@@ -1,0 +1,228 @@
+//! Settings: every one is a flag, a `WAGGLE_*` environment variable and a key in an optional
+//! TOML file. Parsing (clap, toml) is separate from resolving (precedence: flag or env var,
+//! then file, then default), as in ripgrep.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde::Deserialize;
+
+pub const DEFAULT_DATA_DIR: &str = "./waggle-data";
+/// Tempo's default HTTP port, so Grafana's Tempo data source finds Waggle unchanged.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:3200";
+pub const DEFAULT_OTLP_HTTP_ADDR: &str = "127.0.0.1:4318";
+pub const DEFAULT_OTLP_GRPC_ADDR: &str = "127.0.0.1:4317";
+/// Honeycomb keeps 60 days; CloudWatch keeps forever by default. Ours: 30 days, because a
+/// laptop's disk is the usual home of this store.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+
+/// `waggle serve` flags. Every field is optional so the resolver can tell "not given".
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML config file (keys as the long flags, with underscores).
+    #[arg(long, env = "WAGGLE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the DuckDB file lives [default: ./waggle-data].
+    #[arg(long, env = "WAGGLE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Main HTTP port: Honeycomb, Tempo and Waggle APIs (and OTLP/HTTP) [default: 127.0.0.1:3200].
+    #[arg(long, env = "WAGGLE_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// OTLP/HTTP receiver [default: 127.0.0.1:4318].
+    #[arg(long, env = "WAGGLE_OTLP_HTTP_ADDR")]
+    pub otlp_http_addr: Option<SocketAddr>,
+    /// OTLP/gRPC receiver [default: 127.0.0.1:4317].
+    #[arg(long, env = "WAGGLE_OTLP_GRPC_ADDR")]
+    pub otlp_grpc_addr: Option<SocketAddr>,
+    /// Days to keep events; 0 keeps them forever [default: 30].
+    #[arg(long, env = "WAGGLE_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
+    /// Per-dataset retention, DATASET=DAYS (repeatable).
+    #[arg(long = "dataset-retention", env = "WAGGLE_DATASET_RETENTION", value_delimiter = ',')]
+    pub dataset_retention: Vec<String>,
+    /// Accepted API key (repeatable). With none, every request is accepted (loopback only).
+    #[arg(long = "api-key", env = "WAGGLE_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub api_keys: Vec<String>,
+    /// Allow binding a non-loopback address without API keys.
+    #[arg(long, env = "WAGGLE_INSECURE")]
+    pub insecure: bool,
+    /// DuckDB memory limit, e.g. 2GB [default: DuckDB's, 80% of RAM].
+    #[arg(long, env = "WAGGLE_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    http_addr: Option<SocketAddr>,
+    otlp_http_addr: Option<SocketAddr>,
+    otlp_grpc_addr: Option<SocketAddr>,
+    retention_days: Option<u32>,
+    #[serde(default)]
+    dataset_retention: HashMap<String, u32>,
+    #[serde(default)]
+    api_keys: Vec<String>,
+    insecure: Option<bool>,
+    memory_limit: Option<String>,
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub otlp_http_addr: SocketAddr,
+    pub otlp_grpc_addr: SocketAddr,
+    pub retention_days: u32,
+    pub dataset_retention: HashMap<String, u32>,
+    pub api_keys: Vec<String>,
+    pub insecure: bool,
+    pub memory_limit: Option<String>,
+}
+
+fn parse_addr(s: &str) -> SocketAddr {
+    // The defaults are constants; a typo in them is a bug caught by tests.
+    s.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> Result<Settings> {
+        let file: FileConfig = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let mut dataset_retention = file.dataset_retention;
+        for item in &self.dataset_retention {
+            let (name, days) = item
+                .split_once('=')
+                .with_context(|| format!("--dataset-retention {item:?}: expected DATASET=DAYS"))?;
+            let days: u32 = days
+                .trim()
+                .parse()
+                .with_context(|| format!("--dataset-retention {item:?}: DAYS must be a whole number"))?;
+            dataset_retention.insert(name.trim().to_string(), days);
+        }
+        let mut api_keys: Vec<String> = if self.api_keys.is_empty() {
+            file.api_keys
+        } else {
+            self.api_keys
+        };
+        api_keys.retain(|k| !k.trim().is_empty());
+        let settings = Settings {
+            data_dir: self
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            http_addr: self
+                .http_addr
+                .or(file.http_addr)
+                .unwrap_or_else(|| parse_addr(DEFAULT_HTTP_ADDR)),
+            otlp_http_addr: self
+                .otlp_http_addr
+                .or(file.otlp_http_addr)
+                .unwrap_or_else(|| parse_addr(DEFAULT_OTLP_HTTP_ADDR)),
+            otlp_grpc_addr: self
+                .otlp_grpc_addr
+                .or(file.otlp_grpc_addr)
+                .unwrap_or_else(|| parse_addr(DEFAULT_OTLP_GRPC_ADDR)),
+            retention_days: self
+                .retention_days
+                .or(file.retention_days)
+                .unwrap_or(DEFAULT_RETENTION_DAYS),
+            dataset_retention,
+            api_keys,
+            insecure: self.insecure || file.insecure.unwrap_or(false),
+            memory_limit: self.memory_limit.or(file.memory_limit),
+        };
+        settings.check_exposure()?;
+        Ok(settings)
+    }
+}
+
+impl Settings {
+    /// Refuses to listen beyond loopback without credentials unless `--insecure`.
+    fn check_exposure(&self) -> Result<()> {
+        let exposed: Vec<SocketAddr> = [self.http_addr, self.otlp_http_addr, self.otlp_grpc_addr]
+            .into_iter()
+            .filter(|a| !a.ip().is_loopback())
+            .collect();
+        if !exposed.is_empty() && self.api_keys.is_empty() && !self.insecure {
+            let list: Vec<String> = exposed.iter().map(|a| a.to_string()).collect();
+            bail!(
+                "refusing to listen on {} without credentials: anyone who can reach it could read and write your telemetry.\n\
+                 Set an API key (--api-key KEY or WAGGLE_API_KEYS), or pass --insecure if this network is trusted.",
+                list.join(", ")
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_loopback() {
+        let s = ServeArgs::default().resolve().unwrap();
+        assert_eq!(s.http_addr.to_string(), DEFAULT_HTTP_ADDR);
+        assert_eq!(s.otlp_http_addr.to_string(), DEFAULT_OTLP_HTTP_ADDR);
+        assert_eq!(s.otlp_grpc_addr.to_string(), DEFAULT_OTLP_GRPC_ADDR);
+        assert_eq!(s.retention_days, DEFAULT_RETENTION_DAYS);
+    }
+
+    #[test]
+    fn non_loopback_needs_keys_or_insecure() {
+        let args = || ServeArgs {
+            http_addr: Some("0.0.0.0:3200".parse().unwrap()),
+            ..Default::default()
+        };
+        let err = args().resolve().unwrap_err().to_string();
+        assert!(err.contains("refusing to listen on 0.0.0.0:3200"), "{err}");
+        let mut with_key = args();
+        with_key.api_keys = vec!["k".into()];
+        assert!(with_key.resolve().is_ok());
+        let mut insecure = args();
+        insecure.insecure = true;
+        assert!(insecure.resolve().is_ok());
+    }
+
+    #[test]
+    fn file_then_flags() {
+        let dir = std::env::temp_dir().join(format!("waggle-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("waggle.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/tmp/x\"\nretention_days = 7\n[dataset_retention]\nbackend-flask = 3\n",
+        )
+        .unwrap();
+        let s = ServeArgs {
+            config: Some(path.clone()),
+            retention_days: Some(9),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(s.retention_days, 9);
+        assert_eq!(s.dataset_retention.get("backend-flask"), Some(&3));
+        std::fs::write(&path, "nonsense_key = 1\n").unwrap();
+        let err = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+    }
+}

@@ -1,0 +1,166 @@
+//! `waggle serve`: open the store, start the pipeline and listeners, print how to point each
+//! client here, and shut down cleanly (flushing) on SIGINT/SIGTERM.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use server::{Credentials, Pipeline, Server, ServerConfig};
+use store::{DuckStore, Store, StoreOptions};
+
+use crate::config::{ServeArgs, Settings};
+
+/// How often retention runs (our choice: deletes are cheap and data ages by days).
+const RETENTION_INTERVAL: Duration = Duration::from_secs(600);
+/// How long shutdown waits for the last commit before giving up (our choice).
+const SHUTDOWN_FLUSH_MAX: Duration = Duration::from_secs(30);
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let started = Instant::now();
+    let settings = args.resolve()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WAGGLE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let store = DuckStore::open(
+        &settings.data_dir,
+        StoreOptions {
+            retention_days_default: settings.retention_days,
+            retention_days: settings.dataset_retention.clone(),
+            memory_limit: settings.memory_limit.clone(),
+            ..StoreOptions::default()
+        },
+    )
+    .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("waggle-io")
+        .build()
+        .context("cannot start the async runtime")?;
+    let (pipeline, writer) = Pipeline::start(store.clone());
+    let result = runtime.block_on(async {
+        let server = Server::bind(
+            ServerConfig {
+                http_addr: settings.http_addr,
+                otlp_http_addr: settings.otlp_http_addr,
+                otlp_grpc_addr: settings.otlp_grpc_addr,
+                credentials: Credentials {
+                    api_keys: settings.api_keys.clone(),
+                },
+            },
+            store.clone(),
+            pipeline.clone(),
+        )
+        .await
+        .context("cannot bind a listener (is another server using the port? use --http-addr and friends, or port 0)")?;
+        announce(&settings, &server, started);
+        let retention_store = store.clone();
+        let retention = tokio::spawn(async move {
+            loop {
+                let s = retention_store.clone();
+                let now = server_now_ns();
+                match tokio::task::spawn_blocking(move || s.apply_retention(now)).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(deleted = n, "retention"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "retention failed"),
+                    _ => {}
+                }
+                tokio::time::sleep(RETENTION_INTERVAL).await;
+            }
+        });
+        let run = server.run(shutdown_signal()).await;
+        retention.abort();
+        run.context("server failed")
+    });
+    drop(pipeline);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let deadline = Instant::now() + SHUTDOWN_FLUSH_MAX;
+    while !writer.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if writer.is_finished() {
+        let _ = writer.join();
+    } else {
+        tracing::warn!("writer still busy at shutdown; acknowledged data is already committed");
+    }
+    if let Err(e) = store.checkpoint() {
+        tracing::warn!(error = %e, "checkpoint at shutdown failed (the WAL replays on next start)");
+    }
+    tracing::info!("stopped");
+    result
+}
+
+fn server_now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Prints the machine-readable ready line, then every endpoint and how to point each
+/// official client at it.
+fn announce(settings: &Settings, server: &Server, started: Instant) {
+    let ready = serde_json::json!({
+        "http": server.http_addr.to_string(),
+        "otlp_http": server.otlp_http_addr.to_string(),
+        "otlp_grpc": server.otlp_grpc_addr.to_string(),
+        "data_dir": settings.data_dir.display().to_string(),
+    });
+    let http = format!("http://{}", server.http_addr);
+    let otlp_http = format!("http://{}", server.otlp_http_addr);
+    let otlp_grpc = format!("http://{}", server.otlp_grpc_addr);
+    let key_note = if settings.api_keys.is_empty() {
+        "any value (no keys configured)".to_string()
+    } else {
+        "one of the configured --api-key values".to_string()
+    };
+    let started_ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!("WAGGLE_READY {ready}");
+    println!(
+        "\nwaggle {} is up in {} ms; data in {}\n\
+         \n  OTLP/HTTP   {otlp_http}/v1/traces  /v1/logs  /v1/metrics  (also on {http})\
+         \n  OTLP/gRPC   {otlp_grpc}\
+         \n  Honeycomb   {http}/1/batch/<dataset>  /1/events/<dataset>  /1/auth\
+         \n  Tempo API   {http}/api/traces/<id>  /api/v2/traces/<id>  /api/search  /api/search/tags\
+         \n  Waggle API  {http}/api/waggle/datasets  /api/waggle/stats\
+         \n\
+         \nPoint your clients here:\
+         \n  OpenTelemetry SDKs (HTTP):  OTEL_EXPORTER_OTLP_ENDPOINT={otlp_http}  OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\
+         \n  OpenTelemetry SDKs (gRPC):  OTEL_EXPORTER_OTLP_ENDPOINT={otlp_grpc}  OTEL_EXPORTER_OTLP_PROTOCOL=grpc\
+         \n  Honeycomb key header:       OTEL_EXPORTER_OTLP_HEADERS=x-honeycomb-team=<key>   ({key_note})\
+         \n  libhoney:                   libhoney.init(writekey=\"<key>\", dataset=\"<dataset>\", api_host=\"{http}\")\
+         \n  OTel Collector exporter:    otlp_http: {{ endpoint: {otlp_http} }}\
+         \n  Grafana Tempo data source:  URL {http}\
+         \n  CLI:                        waggle traces get <trace-id> --server {http}\n",
+        env!("CARGO_PKG_VERSION"),
+        started_ms.round(),
+        settings.data_dir.display(),
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds Waggle and runs every test: formatting, clippy, the Rust tests and the Python
+# end-to-end tests with the official clients. This is the README's test command and what
+# CI runs (.ci/run). Works on a fresh Debian machine with Rust and Python 3.11, as root,
+# and is safe to run again (the venv and the cargo target dir are reused).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO="$(pwd)"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/waggle-target}"
+VENV="${WAGGLE_VENV:-$HOME/.cache/waggle-venv}"
+PYTHON="${PYTHON:-python3}"
+
+section() {
+    printf '\n==== %s ==== (%s)\n' "$*" "$(date -u +%H:%M:%S)"
+}
+
+section "toolchain"
+cargo --version
+rustc --version
+"$PYTHON" --version
+echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
+echo "venv: $VENV"
+
+section "python venv for the end-to-end tests"
+if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    echo "venv at $VENV is broken; recreating"
+    rm -rf "$VENV"
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        # Debian splits venv/ensurepip out of python3.
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            apt-get update -qq
+            apt-get install -y -qq python3-venv
+        else
+            echo "python venv support is missing: install python3-venv" >&2
+            exit 1
+        fi
+    fi
+    mkdir -p "$(dirname "$VENV")"
+    "$PYTHON" -m venv "$VENV"
+fi
+# Reinstall only when tests/requirements.txt changed since the last successful install.
+REQ_HASH="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
+STAMP="$VENV/.waggle-requirements.sha256"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$REQ_HASH" ]; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+    echo "$REQ_HASH" >"$STAMP"
+else
+    echo "requirements unchanged; venv reused"
+fi
+
+section "cargo fmt --check"
+cargo fmt --all --check
+
+section "cargo build --release"
+cargo build --release --workspace --all-targets
+
+section "cargo clippy -D warnings"
+cargo clippy --release --workspace --all-targets -- -D warnings
+
+section "cargo test"
+cargo test --release --workspace
+
+section "end-to-end tests (pytest, official clients against waggle serve)"
+export WAGGLE_BIN="${WAGGLE_BIN:-$CARGO_TARGET_DIR/release/waggle}"
+echo "WAGGLE_BIN=$WAGGLE_BIN"
+cd "$REPO"
+"$VENV/bin/python" -m pytest tests -q -p no:cacheprovider
+
+section "all tests passed"

@@ -1,0 +1,162 @@
+"""A 2xx from Waggle means committed: acknowledged writes survive `kill -9`, and a graceful
+restart keeps everything."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+import uuid
+
+import requests
+
+from conftest import HTTP_TIMEOUT_S, WaggleServer
+import otlp_payloads as P
+
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+
+# Sizes (our choice: enough requests that group commit batches several of them, small
+# enough to run in a few seconds on a 2-core machine).
+SEQUENTIAL_REQUESTS = 40
+SPANS_PER_TRACE = 25
+CONCURRENT_SENDERS = 4
+CONCURRENT_ACKS_BEFORE_KILL = 60
+# Upper bound on the concurrent phase, so a server that stops answering can't hang the test.
+CONCURRENT_PHASE_TIMEOUT_S = 60.0
+
+
+def post_trace(session: requests.Session, server: WaggleServer, body: bytes) -> requests.Response:
+    return session.post(server.otlp_http_url + "/v1/traces", data=body, headers=PROTOBUF, timeout=HTTP_TIMEOUT_S)
+
+
+def assert_traces_complete(server: WaggleServer, trace_ids: list[bytes], spans_per_trace: int) -> None:
+    """Reads each trace once, without waiting: after restart the store is open and every
+    acknowledged span must already be there."""
+    missing = []
+    for tid in trace_ids:
+        r = server.get(f"/api/v2/traces/{tid.hex()}")
+        if r.status_code != 200:
+            missing.append((tid.hex(), r.status_code, r.text[:120]))
+            continue
+        n = sum(
+            len(ss.get("spans") or [])
+            for rs in r.json()["trace"]["resourceSpans"]
+            for ss in rs.get("scopeSpans") or []
+        )
+        if n != spans_per_trace:
+            missing.append((tid.hex(), f"{n} spans", f"expected {spans_per_trace}"))
+    assert not missing, f"{len(missing)} of {len(trace_ids)} acknowledged traces lost or partial: {missing[:5]}"
+
+
+def test_kill9_right_after_sequential_acks_loses_nothing(waggle_factory):
+    server = waggle_factory().start()
+    service = f"e2e-durable-{uuid.uuid4().hex[:8]}"
+    trace_ids = []
+    with requests.Session() as session:
+        for _ in range(SEQUENTIAL_REQUESTS):
+            tid, req = P.cruddur_trace(service, SPANS_PER_TRACE)
+            r = post_trace(session, server, req.SerializeToString())
+            assert r.status_code == 200, f"/v1/traces -> {r.status_code} {r.content[:300]!r}"
+            trace_ids.append(tid)
+    server.kill()  # kill -9 right after the last 200
+
+    server.start()
+    expected = SEQUENTIAL_REQUESTS * SPANS_PER_TRACE
+    count = server.dataset_count(service)
+    assert count == expected, f"after kill -9: dataset {service!r} has {count} events, expected {expected}"
+    assert_traces_complete(server, trace_ids, SPANS_PER_TRACE)
+
+
+def test_kill9_during_concurrent_load_keeps_every_acked_request(waggle_factory):
+    server = waggle_factory().start()
+    service = f"e2e-durable-conc-{uuid.uuid4().hex[:8]}"
+    acked: list[bytes] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def sender() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                tid, req = P.cruddur_trace(service, SPANS_PER_TRACE)
+                try:
+                    r = post_trace(session, server, req.SerializeToString())
+                except requests.RequestException:
+                    return  # the server was killed under us: this request was not acked
+                if r.status_code == 200:
+                    with lock:
+                        acked.append(tid)
+                elif r.status_code not in (429, 503):
+                    errors.append(f"{r.status_code} {r.content[:200]!r}")
+                    return
+
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(CONCURRENT_SENDERS)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + CONCURRENT_PHASE_TIMEOUT_S
+    while True:
+        with lock:
+            n = len(acked)
+        if n >= CONCURRENT_ACKS_BEFORE_KILL or errors or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    server.kill()  # while other requests are in flight
+    stop.set()
+    for t in threads:
+        t.join(HTTP_TIMEOUT_S + 5)
+    assert not errors, f"unexpected responses under load: {errors[:3]}"
+    with lock:
+        acked_now = list(acked)
+    assert len(acked_now) >= CONCURRENT_ACKS_BEFORE_KILL, f"only {len(acked_now)} acks in {CONCURRENT_PHASE_TIMEOUT_S} s"
+
+    server.start()
+    count = server.dataset_count(service)
+    assert count >= len(acked_now) * SPANS_PER_TRACE, (
+        f"after kill -9: {count} events, but {len(acked_now)} requests x {SPANS_PER_TRACE} spans were acknowledged"
+    )
+    assert_traces_complete(server, acked_now, SPANS_PER_TRACE)
+
+
+def test_graceful_restart_keeps_traces_logs_and_events(waggle_factory):
+    server = waggle_factory().start()
+    service = f"e2e-restart-{uuid.uuid4().hex[:8]}"
+    log_service = f"e2e-restart-logs-{uuid.uuid4().hex[:8]}"
+    dataset = f"e2e-restart-hny-{uuid.uuid4().hex[:8]}"
+    trace_ids = []
+    with requests.Session() as session:
+        for _ in range(5):
+            tid, req = P.cruddur_trace(service, 4)
+            r = post_trace(session, server, req.SerializeToString())
+            assert r.status_code == 200, r.content[:300]
+            trace_ids.append(tid)
+        r = session.post(
+            server.otlp_http_url + "/v1/logs",
+            data=P.log_request(log_service, ["one", "two", "three"]).SerializeToString(),
+            headers=PROTOBUF,
+            timeout=HTTP_TIMEOUT_S,
+        )
+        assert r.status_code == 200, f"/v1/logs -> {r.status_code} {r.content[:300]!r}"
+        r = session.post(
+            f"{server.http_url}/1/batch/{dataset}",
+            data=json.dumps([{"data": {"i": i}} for i in range(7)]),
+            headers={"Content-Type": "application/json", "X-Honeycomb-Team": "e2e"},
+            timeout=HTTP_TIMEOUT_S,
+        )
+        assert r.status_code == 200 and r.json() == [{"status": 202}] * 7, r.text[:300]
+    before = server.datasets()
+
+    code = server.terminate(signal.SIGTERM)
+    assert code == 0, f"graceful shutdown exited {code}\n{server.diagnostics()}"
+
+    server.start()
+    after = server.datasets()
+    for name, n in ((service, 20), (log_service, 3), (dataset, 7)):
+        assert after.get(name) == n, f"{name}: {after.get(name)} events after restart, expected {n} (before: {before.get(name)})"
+    assert_traces_complete(server, trace_ids, 4)
+
+    # SIGINT is a graceful stop too.
+    code = server.terminate(signal.SIGINT)
+    assert code == 0, f"SIGINT shutdown exited {code}\n{server.diagnostics()}"
+    server.start()
+    assert server.datasets().get(service) == 20
