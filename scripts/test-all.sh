@@ -71,4 +71,7 @@ echo "WAGGLE_BIN=$WAGGLE_BIN"
 cd "$REPO"
 "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider
 
+section "benchmark suite, smoke run (proves the suite works; measures nothing)"
+"$WAGGLE_BIN" bench suite --smoke
+
 section "all tests passed"

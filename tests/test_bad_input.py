@@ -25,6 +25,9 @@ import otlp_payloads as P
 MIB = 1024 * 1024
 # OTLP spec: servers SHOULD cap bodies (after decompression) at 64 MiB and answer 413.
 BODY_LIMIT = 64 * MIB
+# A valid body that every OTLP server must take (our choice: 16 MiB, above gRPC's 4 MiB
+# default and below the Collector's and Honeycomb's 20 MiB).
+LARGE_BODY = 16 * MIB
 # How long a 413 for a decompression bomb may take (our choice: inflating 64 MiB of zeros
 # takes well under a second; anything slow means the server inflates past the limit).
 BOMB_ANSWER_S_MAX = 10.0
@@ -224,6 +227,23 @@ def test_span_with_10000_attributes(waggle: WaggleServer):
     assert elapsed < 30, f"took {elapsed:.1f} s"
     if rejected == 1:
         assert span_count(waggle, big_tid.hex()) == 0
+
+
+def test_large_valid_body_is_accepted(waggle: WaggleServer):
+    """Control for the size tests: a real large batch (16 MiB of protobuf, 4x gRPC's
+    default message size, as a Collector with big batches sends) is stored, not refused."""
+    service = f"e2e-large-{uuid.uuid4().hex[:6]}"
+    tid = P.new_trace_id()
+    spans = [
+        P.span(tid, P.new_span_id(), f"span-{i}", attributes={"payload": "x" * 16_000, "i": i})
+        for i in range(LARGE_BODY // 16_050)
+    ]
+    body = P.trace_request(service, spans).SerializeToString()
+    assert len(body) > LARGE_BODY - 64 * 1024, len(body)
+    r = post(waggle, "/v1/traces", body, PROTOBUF)
+    assert r.status_code == 200, f"{len(body)} byte valid body -> {r.status_code} {r.content[:300]!r}"
+    assert partial_success(r) == (0, ""), partial_success(r)
+    assert waggle.wait_dataset_count(service, len(spans)) == len(spans)
 
 
 def test_oversized_body_is_413(waggle: WaggleServer):

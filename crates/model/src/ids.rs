@@ -57,7 +57,9 @@ impl TraceId {
             return Err(IdError::Empty);
         }
         if t.len() > ID_TEXT_LEN_MAX {
-            return Err(IdError::BadTraceId(t.chars().take(ID_TEXT_LEN_MAX).collect()));
+            return Err(IdError::BadTraceId(
+                t.chars().take(ID_TEXT_LEN_MAX).collect(),
+            ));
         }
         let t = t.strip_prefix("0x").unwrap_or(t);
         let mut out = [0u8; 16];
@@ -146,7 +148,9 @@ impl SpanId {
         let t = t.strip_prefix("0x").unwrap_or(t);
         let mut out = [0u8; 8];
         if !hex_into(t, &mut out) {
-            return Err(IdError::BadSpanId(t.chars().take(ID_TEXT_LEN_MAX).collect()));
+            return Err(IdError::BadSpanId(
+                t.chars().take(ID_TEXT_LEN_MAX).collect(),
+            ));
         }
         Self::from_bytes(&out)
     }
@@ -228,12 +232,21 @@ mod tests {
 
     #[test]
     fn invalid_ids_are_refused() {
-        for bad in ["", "xyz", "0000000000000000000000000000000", "00000000000000000000000000000000", "1-zz-12"] {
+        for bad in [
+            "",
+            "xyz",
+            "0000000000000000000000000000000",
+            "00000000000000000000000000000000",
+            "1-zz-12",
+        ] {
             assert!(TraceId::parse(bad).is_err(), "{bad}");
         }
         assert!(SpanId::parse("0000000000000000").is_err());
         assert!(SpanId::from_bytes(&[1, 2, 3]).is_err());
-        assert_eq!(SpanId::parse("00f067aa0ba902b7").unwrap().to_hex(), "00f067aa0ba902b7");
+        assert_eq!(
+            SpanId::parse("00f067aa0ba902b7").unwrap().to_hex(),
+            "00f067aa0ba902b7"
+        );
         assert!(SpanId::parse_or_hash("not-hex").is_some());
     }
 }

@@ -627,9 +627,7 @@ fn aggregation_ctes(
                 let s = lay.slot_of[i].clone().unwrap_or_default();
                 format!("{f}({})", id(&format!("r_{s}")))
             }
-            op if plan.uniform_weights => {
-                d.percentile_disc(&v, op.permille().unwrap_or(500))
-            }
+            op if plan.uniform_weights => d.percentile_disc(&v, op.permille().unwrap_or(500)),
             op => {
                 let s = lay.slot_of[i].clone().unwrap_or_default();
                 let pm = op.permille().unwrap_or(500);

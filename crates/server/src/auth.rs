@@ -19,7 +19,10 @@ impl Credentials {
         // Constant-time compare per key, so timing does not reveal a prefix.
         self.api_keys.iter().any(|k| {
             k.len() == key.len()
-                && k.bytes().zip(key.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+                && k.bytes()
+                    .zip(key.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
         })
     }
 

@@ -62,7 +62,10 @@ pub fn routes() -> Router<AppState> {
         .route("/1/columns/{dataset}", get(columns))
         .route("/1/datasets", get(datasets))
         .route("/1/datasets/{dataset}", get(dataset_one))
-        .route("/1/markers/{dataset}", get(list_markers).post(create_marker))
+        .route(
+            "/1/markers/{dataset}",
+            get(list_markers).post(create_marker),
+        )
         .route(
             "/1/markers/{dataset}/{id}",
             axum::routing::put(update_marker).delete(delete_marker),
@@ -189,7 +192,10 @@ fn saved_derived(store: &dyn Store, dataset: &str) -> Result<Vec<(String, String
             .map_err(|_| internal())?
         {
             let alias = doc.body["alias"].as_str().unwrap_or_default().to_string();
-            let expr = doc.body["expression"].as_str().unwrap_or_default().to_string();
+            let expr = doc.body["expression"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             if !alias.is_empty() {
                 out.retain(|(a, _)| *a != alias);
                 out.push((alias, expr));
@@ -308,7 +314,12 @@ async fn create_result(
     }
     let req: ResultRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid request body: {e}"),
+            )
+        }
     };
     let Some(query_id) = req.query_id.filter(|q| !q.is_empty()) else {
         return invalid("query_id", "is required");
@@ -316,7 +327,10 @@ async fn create_result(
     if req.limit.is_some() && !req.disable_series {
         return invalid("limit", "is only allowed together with disable_series");
     }
-    if req.limit.is_some_and(|l| l > query::spec::LIMIT_MAX_DISABLE_SERIES) {
+    if req
+        .limit
+        .is_some_and(|l| l > query::spec::LIMIT_MAX_DISABLE_SERIES)
+    {
         return invalid(
             "limit",
             &format!("must be at most {}", query::spec::LIMIT_MAX_DISABLE_SERIES),
@@ -368,11 +382,7 @@ async fn get_result(
         return unauthorized();
     }
     match s.results.get(&id) {
-        Some(v) => (
-            [(header::CACHE_CONTROL, "private, max-age=86400")],
-            Json(v),
-        )
-            .into_response(),
+        Some(v) => ([(header::CACHE_CONTROL, "private, max-age=86400")], Json(v)).into_response(),
         None => error(StatusCode::NOT_FOUND, "query result not found"),
     }
 }
@@ -433,16 +443,13 @@ async fn columns(
     }
     let store = s.store.clone();
     let ds = (dataset != ALL_DATASETS).then(|| dataset.clone());
-    let cols = match run_blocking(move || {
-        store
-            .dataset_columns(ds.as_deref())
-            .map_err(|_| internal())
-    })
-    .await
-    {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let cols =
+        match run_blocking(move || store.dataset_columns(ds.as_deref()).map_err(|_| internal()))
+            .await
+        {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
     let mut all = fixed_columns();
     all.extend(cols);
     if let Some(k) = q.key_name {
@@ -525,14 +532,20 @@ fn marker_from_body(body: &[u8], id: &str, existing: Option<&Value>) -> Result<V
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
     let Value::Object(obj) = v else {
-        return Err(error(StatusCode::BAD_REQUEST, "marker must be a JSON object"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "marker must be a JSON object",
+        ));
     };
     let now_s = crate::now_ns() / 1_000_000_000;
     let now = query::results::rfc3339(crate::now_ns());
     let get_i = |k: &str| obj.get(k).and_then(Value::as_i64);
     let get_s = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
     for k in ["start_time", "end_time"] {
-        if obj.get(k).is_some_and(|v| !v.is_null() && v.as_i64().is_none()) {
+        if obj
+            .get(k)
+            .is_some_and(|v| !v.is_null() && v.as_i64().is_none())
+        {
             return Err(invalid(k, "must be a Unix time in seconds"));
         }
     }
@@ -562,7 +575,12 @@ async fn list_markers(
     list_docs(s, headers, DOC_MARKER, dataset).await
 }
 
-async fn list_docs(s: AppState, headers: HeaderMap, kind: &'static str, dataset: String) -> Response {
+async fn list_docs(
+    s: AppState,
+    headers: HeaderMap,
+    kind: &'static str,
+    dataset: String,
+) -> Response {
     if !s.credentials.check(&headers) {
         return unauthorized();
     }
@@ -648,7 +666,12 @@ async fn update_marker(
     save(s, DOC_MARKER, dataset, id, marker, StatusCode::OK).await
 }
 
-async fn delete_doc_handler(s: AppState, headers: HeaderMap, kind: &'static str, id: String) -> Response {
+async fn delete_doc_handler(
+    s: AppState,
+    headers: HeaderMap,
+    kind: &'static str,
+    id: String,
+) -> Response {
     if !s.credentials.check(&headers) {
         return unauthorized();
     }
@@ -801,7 +824,10 @@ async fn bubbleup(
         Err(e) => return invalid(&format!("query.{}", e.field), &e.message),
     };
     let Some(sel) = v.get("selection").cloned() else {
-        return invalid("selection", "is required: filters, or a time × value region");
+        return invalid(
+            "selection",
+            "is required: filters, or a time × value region",
+        );
     };
     let top = v
         .get("top_values")

@@ -4,6 +4,10 @@
 //! Architecture Invariant: handlers depend on `protocols` (pure decode/encode) and on the
 //! `store::Store` trait, never on DuckDB. Blocking store calls run on blocking threads.
 
+// Handlers return `Result<_, Response>` so each protocol renders its own error once; the
+// Response is large but these paths are per request, not per event.
+#![allow(clippy::result_large_err)]
+
 mod auth;
 mod grpc;
 mod honeycomb;
@@ -127,7 +131,9 @@ impl Server {
                 started: Instant::now(),
                 counters: Arc::new(Counters::default()),
                 results: Arc::new(honeycomb_query::ResultCache::default()),
-                decode_budget: Arc::new(tokio::sync::Semaphore::new(otlp_http::DECODE_BUDGET_BYTES)),
+                decode_budget: Arc::new(tokio::sync::Semaphore::new(
+                    otlp_http::DECODE_BUDGET_BYTES,
+                )),
             },
         })
     }
@@ -147,7 +153,8 @@ impl Server {
             let _ = rx.wait_for(|v| *v).await;
         };
         let app = router(self.state.clone());
-        let http = axum::serve(self.http, app.clone()).with_graceful_shutdown(wait(stop_rx.clone()));
+        let http =
+            axum::serve(self.http, app.clone()).with_graceful_shutdown(wait(stop_rx.clone()));
         let otlp_http =
             axum::serve(self.otlp_http, app).with_graceful_shutdown(wait(stop_rx.clone()));
         let grpc = grpc::serve(self.otlp_grpc, self.state.clone(), wait(stop_rx.clone()));

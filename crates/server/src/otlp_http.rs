@@ -98,7 +98,9 @@ async fn handle(
 ) -> Response {
     let counters = &s.counters.otlp_http;
     counters.add(&counters.requests, 1);
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let Some(format) = otlp::format_from_content_type(ct) else {
         counters.add(&counters.bad_requests, 1);
         return (
@@ -136,13 +138,20 @@ async fn handle(
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let estimate = if encoding.as_deref().is_none_or(|e| e.is_empty() || e == "identity") {
+    let estimate = if encoding
+        .as_deref()
+        .is_none_or(|e| e.is_empty() || e == "identity")
+    {
         raw.len()
     } else {
         raw.len().saturating_mul(COMPRESSED_EXPANSION)
     }
     .clamp(1, OTLP_BODY_MAX);
-    let Ok(_permit) = s.decode_budget.clone().try_acquire_many_owned(estimate as u32) else {
+    let Ok(_permit) = s
+        .decode_budget
+        .clone()
+        .try_acquire_many_owned(estimate as u32)
+    else {
         counters.add(&counters.refused_overload, 1);
         return status_response(
             format,

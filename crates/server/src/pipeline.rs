@@ -82,10 +82,12 @@ impl Pipeline {
                 self.stats.refused_overload.fetch_add(1, Ordering::Relaxed);
                 return Err(IngestError::Overloaded);
             }
-            match self
-                .queued
-                .compare_exchange_weak(cur, cur + n, Ordering::AcqRel, Ordering::Relaxed)
-            {
+            match self.queued.compare_exchange_weak(
+                cur,
+                cur + n,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => break,
                 Err(actual) => cur = actual,
             }
@@ -110,8 +112,7 @@ fn writer_loop(
     stats: Arc<PipelineStats>,
 ) {
     let mut batch: Vec<Event> = Vec::with_capacity(GROUP_EVENTS_MAX);
-    let mut waiters: Vec<(usize, oneshot::Sender<Result<InsertReport, IngestError>>)> =
-        Vec::new();
+    let mut waiters: Vec<(usize, oneshot::Sender<Result<InsertReport, IngestError>>)> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut take = |job: Job, batch: &mut Vec<Event>| {
             waiters.push((job.events.len(), job.done));
@@ -135,9 +136,13 @@ fn writer_loop(
         queued.fetch_sub(n, Ordering::AcqRel);
         match &result {
             Ok(_) => {
-                stats.committed_events.fetch_add(n as u64, Ordering::Relaxed);
+                stats
+                    .committed_events
+                    .fetch_add(n as u64, Ordering::Relaxed);
                 stats.commits.fetch_add(1, Ordering::Relaxed);
-                stats.commit_micros_total.fetch_add(micros, Ordering::Relaxed);
+                stats
+                    .commit_micros_total
+                    .fetch_add(micros, Ordering::Relaxed);
                 tracing::debug!(events = n, micros, "committed");
             }
             Err(e) => {

@@ -88,7 +88,11 @@ fn wants_protobuf(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("application/protobuf") || a.contains("application/x-protobuf"))
 }
 
-async fn trace_v1(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn trace_v1(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if !s.credentials.check(&headers) {
         return unauthorized();
     }
@@ -106,7 +110,11 @@ async fn trace_v1(State(s): State<AppState>, Path(id): Path<String>, headers: He
     Json(protocols::tempo::trace_v1_json(&events)).into_response()
 }
 
-async fn trace_v2(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn trace_v2(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if !s.credentials.check(&headers) {
         return unauthorized();
     }
@@ -180,21 +188,31 @@ async fn search(
     if !s.credentials.check(&headers) {
         return unauthorized();
     }
-    if p.q.as_deref().is_some_and(|q| !q.trim().is_empty() && q.trim() != "{}") {
+    if p.q
+        .as_deref()
+        .is_some_and(|q| !q.trim().is_empty() && q.trim() != "{}")
+    {
         return bad_request(
             "TraceQL (q=) is not supported yet; use tags=, minDuration=, maxDuration=".into(),
         );
     }
-    let tags = match p.tags.as_deref().map(query::tempo::parse_logfmt).transpose() {
+    let tags = match p
+        .tags
+        .as_deref()
+        .map(query::tempo::parse_logfmt)
+        .transpose()
+    {
         Ok(t) => t.unwrap_or_default(),
         Err(e) => return bad_request(format!("invalid tags: {e}")),
     };
     let dur = |v: &Option<String>, name: &str| -> Result<Option<f64>, Response> {
         match v.as_deref() {
             None | Some("") => Ok(None),
-            Some(d) => parse_go_duration_ms(d)
-                .map(Some)
-                .ok_or_else(|| bad_request(format!("invalid {name} {d:?}: use a duration such as 100ms or 1.5s"))),
+            Some(d) => parse_go_duration_ms(d).map(Some).ok_or_else(|| {
+                bad_request(format!(
+                    "invalid {name} {d:?}: use a duration such as 100ms or 1.5s"
+                ))
+            }),
         }
     };
     let min = match dur(&p.min_duration, "minDuration") {
@@ -218,7 +236,10 @@ async fn search(
             .end
             .map(|e| e.saturating_mul(1_000_000_000))
             .unwrap_or(now.saturating_add(60_000_000_000)),
-        limit: p.limit.unwrap_or(SEARCH_LIMIT_DEFAULT).clamp(1, SEARCH_LIMIT_MAX) as u32,
+        limit: p
+            .limit
+            .unwrap_or(SEARCH_LIMIT_DEFAULT)
+            .clamp(1, SEARCH_LIMIT_MAX) as u32,
     };
     let store = s.store.clone();
     let result = crate::blocking(move || {
@@ -235,10 +256,7 @@ async fn search(
         }
         Err(_) => return internal(),
     };
-    let traces: Vec<_> = rows
-        .iter()
-        .filter_map(|r| summary_from_row(r))
-        .collect();
+    let traces: Vec<_> = rows.iter().filter_map(|r| summary_from_row(r)).collect();
     Json(protocols::tempo::search_json(&traces)).into_response()
 }
 
@@ -296,7 +314,8 @@ async fn values(s: &AppState, tag: String) -> Result<Vec<String>, Response> {
         .unwrap_or(tag);
     let rows = crate::blocking(move || {
         let catalog = store.catalog();
-        match query::tempo::render_tag_values(&tag, &catalog, None, TAG_VALUES_MAX, &query::DuckDb) {
+        match query::tempo::render_tag_values(&tag, &catalog, None, TAG_VALUES_MAX, &query::DuckDb)
+        {
             Some(sql) => store.run_sql(&sql),
             None => Ok(Vec::new()),
         }
@@ -355,5 +374,4 @@ mod tests {
         assert_eq!(parse_go_duration_ms("abc"), None);
         assert_eq!(parse_go_duration_ms(""), None);
     }
-
 }

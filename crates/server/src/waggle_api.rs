@@ -30,7 +30,11 @@ async fn datasets(State(s): State<AppState>, headers: HeaderMap) -> Response {
             })).collect::<Vec<_>>()
         }))
         .into_response(),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal error reading the store").into_response(),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error reading the store",
+        )
+            .into_response(),
     }
 }
 

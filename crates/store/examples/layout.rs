@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use duckdb::arrow::array::{Array, ArrayRef, Float64Builder, Int64Builder, MapBuilder, StringBuilder};
+use duckdb::arrow::array::{
+    Array, ArrayRef, Float64Builder, Int64Builder, MapBuilder, StringBuilder,
+};
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::Connection;
@@ -30,15 +32,31 @@ impl Rng {
 }
 
 const KEYS: [&str; ATTRS] = [
-    "http.route", "http.method", "http.status_code", "http.user_agent", "handle",
-    "uuid", "net.host.name", "http.scheme", "http.flavor", "app.result_length",
+    "http.route",
+    "http.method",
+    "http.status_code",
+    "http.user_agent",
+    "handle",
+    "uuid",
+    "net.host.name",
+    "http.scheme",
+    "http.flavor",
+    "app.result_length",
 ];
 
 fn value(rng: &mut Rng, k: usize, row: u64) -> String {
     match k {
-        0 => ["/api/activities/home", "/api/activities/notifications", "/api/activities/@<handle>",
-              "/api/activities/search", "/api/message_groups", "/api/messages/@<handle>",
-              "/api/activities", "/api/activities/<uuid>/reply"][rng.below(8) as usize].to_string(),
+        0 => [
+            "/api/activities/home",
+            "/api/activities/notifications",
+            "/api/activities/@<handle>",
+            "/api/activities/search",
+            "/api/message_groups",
+            "/api/messages/@<handle>",
+            "/api/activities",
+            "/api/activities/<uuid>/reply",
+        ][rng.below(8) as usize]
+            .to_string(),
         1 => ["GET", "POST", "PUT", "DELETE"][rng.below(4) as usize].to_string(),
         2 => ["200", "200", "200", "200", "201", "404", "500"][rng.below(7) as usize].to_string(),
         3 => format!("Mozilla/5.0 agent-{}", rng.below(20)),
@@ -52,12 +70,18 @@ fn value(rng: &mut Rng, k: usize, row: u64) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let rows: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
+    let rows: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2_000_000);
     let dir = std::env::temp_dir().join(format!("waggle-layout-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     println!("rows={rows} attributes={ATTRS} batch={BATCH}");
-    println!("{:<10} {:>12} {:>10} {:>14} {:>14}", "layout", "insert/s", "B/row", "query p50 ms", "query max ms");
+    println!(
+        "{:<10} {:>12} {:>10} {:>14} {:>14}",
+        "layout", "insert/s", "B/row", "query p50 ms", "query max ms"
+    );
     for layout in ["columns", "map"] {
         let path = dir.join(format!("{layout}.duckdb"));
         let conn = Connection::open(&path)?;
@@ -84,7 +108,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Field::new("trace_lo", DataType::Int64, true),
                 Field::new("duration_ms", DataType::Float64, true),
             ];
-            let mut strings: Vec<StringBuilder> = (0..ATTRS).map(|_| StringBuilder::new()).collect();
+            let mut strings: Vec<StringBuilder> =
+                (0..ATTRS).map(|_| StringBuilder::new()).collect();
             let mut map = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
             for i in 0..n {
                 let row = (done + i) as u64;
@@ -104,7 +129,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     map.append(true)?;
                 }
             }
-            let mut arrays: Vec<ArrayRef> = vec![Arc::new(time.finish()), Arc::new(trace.finish()), Arc::new(dur.finish())];
+            let mut arrays: Vec<ArrayRef> = vec![
+                Arc::new(time.finish()),
+                Arc::new(trace.finish()),
+                Arc::new(dur.finish()),
+            ];
             if layout == "columns" {
                 for (k, mut b) in strings.into_iter().enumerate() {
                     fields.push(Field::new(KEYS[k], DataType::Utf8, true));
@@ -128,9 +157,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         conn.execute_batch("CHECKPOINT")?;
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let (route, status) = if layout == "columns" {
-            ("\"http.route\"".to_string(), "\"http.status_code\"".to_string())
+            (
+                "\"http.route\"".to_string(),
+                "\"http.status_code\"".to_string(),
+            )
         } else {
-            ("attrs['http.route']".to_string(), "attrs['http.status_code']".to_string())
+            (
+                "attrs['http.route']".to_string(),
+                "attrs['http.status_code']".to_string(),
+            )
         };
         let sql = format!(
             "SELECT {route} AS r, count(*), quantile_cont(duration_ms, 0.99) FROM t WHERE {status} = '500' GROUP BY r ORDER BY 2 DESC"

@@ -1,6 +1,8 @@
 //! The DuckDB store keeps what it acknowledges, widens column types without losing values and
 //! returns a trace's events intact.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use model::{Event, SignalKind, SpanId, TraceId, Value};
 use waggle_store::{DuckStore, Store, StoreOptions};
 
@@ -24,7 +26,12 @@ fn insert_then_read_trace_back() {
     let t = "5759e988bd862e3fe1be46a994272793";
     let root = span(t, "00f067aa0ba902b7", None, 1_000);
     let child = span(t, "00f067aa0ba902b8", Some("00f067aa0ba902b7"), 2_000);
-    let other = span("1-5759e988-bd862e3fe1be46a994272794", "00f067aa0ba902b9", None, 3_000);
+    let other = span(
+        "1-5759e988-bd862e3fe1be46a994272794",
+        "00f067aa0ba902b9",
+        None,
+        3_000,
+    );
     store.insert(&[root.clone(), child.clone(), other]).unwrap();
     let got = store.trace(TraceId::parse(t).unwrap()).unwrap();
     assert_eq!(got.len(), 2);
@@ -39,13 +46,28 @@ fn insert_then_read_trace_back() {
 #[test]
 fn conflicting_types_widen_without_loss() {
     let store = DuckStore::open_in_memory().unwrap();
-    let mut a = span("5759e988bd862e3fe1be46a994272793", "00f067aa0ba902b7", None, 1);
+    let mut a = span(
+        "5759e988bd862e3fe1be46a994272793",
+        "00f067aa0ba902b7",
+        None,
+        1,
+    );
     a.set("x", Value::Int(3));
     store.insert(&[a]).unwrap();
-    let mut b = span("5759e988bd862e3fe1be46a994272793", "00f067aa0ba902b8", None, 2);
+    let mut b = span(
+        "5759e988bd862e3fe1be46a994272793",
+        "00f067aa0ba902b8",
+        None,
+        2,
+    );
     b.set("x", Value::Float(2.5));
     store.insert(&[b]).unwrap();
-    let mut c = span("5759e988bd862e3fe1be46a994272793", "00f067aa0ba902b9", None, 3);
+    let mut c = span(
+        "5759e988bd862e3fe1be46a994272793",
+        "00f067aa0ba902b9",
+        None,
+        3,
+    );
     c.set("x", Value::Str("many".into()));
     store.insert(&[c]).unwrap();
     let rows = store
@@ -60,7 +82,10 @@ fn conflicting_types_widen_without_loss() {
             Some(Value::Str("many".into()))
         ]
     );
-    assert_eq!(store.catalog().get("x").unwrap().ty, model::value::ColumnType::String);
+    assert_eq!(
+        store.catalog().get("x").unwrap().ty,
+        model::value::ColumnType::String
+    );
 }
 
 #[test]
@@ -70,8 +95,18 @@ fn data_survives_reopen_and_retention_deletes_old() {
     {
         let store = DuckStore::open(&dir, StoreOptions::default()).unwrap();
         let now = 1_800_000_000_000_000_000i64;
-        let old = span("5759e988bd862e3fe1be46a994272793", "00f067aa0ba902b7", None, now - 40 * 86_400_000_000_000);
-        let new = span("5759e988bd862e3fe1be46a994272794", "00f067aa0ba902b7", None, now);
+        let old = span(
+            "5759e988bd862e3fe1be46a994272793",
+            "00f067aa0ba902b7",
+            None,
+            now - 40 * 86_400_000_000_000,
+        );
+        let new = span(
+            "5759e988bd862e3fe1be46a994272794",
+            "00f067aa0ba902b7",
+            None,
+            now,
+        );
         store.insert(&[old, new]).unwrap();
     }
     let store = DuckStore::open(&dir, StoreOptions::default()).unwrap();

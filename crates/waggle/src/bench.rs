@@ -95,7 +95,11 @@ fn load(a: LoadArgs) -> Result<()> {
     let cfg = LoadConfig {
         protocol,
         target: a.target,
-        compression: if a.gzip { Compression::Gzip } else { Compression::None },
+        compression: if a.gzip {
+            Compression::Gzip
+        } else {
+            Compression::None
+        },
         gen: GenConfig {
             spans_per_request: a.batch,
             ..GenConfig::default()
@@ -134,7 +138,13 @@ impl ServerProc {
         let exe = std::env::current_exe().context("cannot find the waggle executable")?;
         let started = Instant::now();
         let mut child = Command::new(exe)
-            .args(["serve", "--http-addr", "127.0.0.1:0", "--otlp-http-addr", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--http-addr",
+                "127.0.0.1:0",
+                "--otlp-http-addr",
+                "127.0.0.1:0",
+            ])
             .args(["--otlp-grpc-addr", "127.0.0.1:0", "--retention-days", "0"])
             .arg("--data-dir")
             .arg(dir)
@@ -174,7 +184,9 @@ impl ServerProc {
 
     /// SIGTERM and wait (graceful shutdown checkpoints the store).
     fn stop(mut self) -> Result<()> {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if self.child.try_wait()?.is_some() {
@@ -253,7 +265,11 @@ fn ingest(
         target: target.to_string(),
         concurrency: 4,
         stop,
-        warmup: if smoke { Duration::ZERO } else { Duration::from_secs(2) },
+        warmup: if smoke {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(2)
+        },
         server_pid: Some(pid),
         ..LoadConfig::default()
     };
@@ -273,13 +289,16 @@ fn post_json(c: &reqwest::blocking::Client, url: &str, body: &Value) -> Result<V
 
 fn suite(a: SuiteArgs) -> Result<()> {
     let rt = runtime()?;
-    let tmp = a
-        .dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("waggle-bench-{}", std::process::id())));
+    let tmp = a.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("waggle-bench-{}", std::process::id()))
+    });
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
-    let ingest_for = if a.smoke { Duration::from_secs(2) } else { Duration::from_secs(a.ingest_seconds) };
+    let ingest_for = if a.smoke {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(a.ingest_seconds)
+    };
     let spans_target = if a.smoke { 20_000 } else { a.spans };
     let mut rows: Vec<Row> = Vec::new();
     let mut raw = serde_json::Map::new();
@@ -300,15 +319,33 @@ fn suite(a: SuiteArgs) -> Result<()> {
     }
     startups.sort_by(|a, b| a.total_cmp(b));
     let startup_ms = startups[startups.len() / 2];
-    rows.push(row("start-up (median of 3, to ready line)", format!("{startup_ms:.0} ms"), "≤ 500 ms", Some(startup_ms <= 500.0)));
+    rows.push(row(
+        "start-up (median of 3, to ready line)",
+        format!("{startup_ms:.0} ms"),
+        "≤ 500 ms",
+        Some(startup_ms <= 500.0),
+    ));
     let idle_mb = idle_rss as f64 / 1e6;
-    rows.push(row("idle RSS, empty store", format!("{idle_mb:.1} MB"), "≤ 60 MB", Some(idle_mb <= 60.0)));
+    rows.push(row(
+        "idle RSS, empty store",
+        format!("{idle_mb:.1} MB"),
+        "≤ 60 MB",
+        Some(idle_mb <= 60.0),
+    ));
 
     // Ingest per protocol, each on a fresh store.
     for (name, protocol, goal) in [
-        ("OTLP/HTTP protobuf ingest, durable", Protocol::OtlpHttpProtobuf, Some(150_000.0)),
+        (
+            "OTLP/HTTP protobuf ingest, durable",
+            Protocol::OtlpHttpProtobuf,
+            Some(150_000.0),
+        ),
         ("OTLP/gRPC ingest, durable", Protocol::OtlpGrpc, None),
-        ("Honeycomb /1/batch ingest, durable", Protocol::HoneycombBatch, None),
+        (
+            "Honeycomb /1/batch ingest, durable",
+            Protocol::HoneycombBatch,
+            None,
+        ),
     ] {
         let d = tmp.join(format!("ingest-{}", protocol.name()));
         let s = ServerProc::start(&d)?;
@@ -317,7 +354,14 @@ fn suite(a: SuiteArgs) -> Result<()> {
             Protocol::OtlpGrpc => s.otlp_grpc.clone(),
             Protocol::HoneycombBatch => s.http.clone(),
         };
-        let r = ingest(&rt, protocol, &target, Stop::After(ingest_for), s.pid(), a.smoke)?;
+        let r = ingest(
+            &rt,
+            protocol,
+            &target,
+            Stop::After(ingest_for),
+            s.pid(),
+            a.smoke,
+        )?;
         let rate = r.items_accepted_per_s;
         let detail = format!(
             "{rate:.0} spans/s (p99 {:.0} ms, {} refused, server CPU {:.2} cores, RSS max {:.0} MB)",
@@ -329,10 +373,15 @@ fn suite(a: SuiteArgs) -> Result<()> {
         rows.push(row(
             name,
             detail,
-            goal.map(|g| format!("≥ {g:.0} spans/s")).as_deref().unwrap_or("-"),
+            goal.map(|g| format!("≥ {g:.0} spans/s"))
+                .as_deref()
+                .unwrap_or("-"),
             goal.map(|g| rate >= g),
         ));
-        raw.insert(format!("ingest_{}", protocol.name()), serde_json::to_value(&r)?);
+        raw.insert(
+            format!("ingest_{}", protocol.name()),
+            serde_json::to_value(&r)?,
+        );
         s.stop()?;
         let _ = std::fs::remove_dir_all(&d);
     }
@@ -374,7 +423,11 @@ fn suite(a: SuiteArgs) -> Result<()> {
         "filters": [{"column": "http.status_code", "op": ">=", "value": 200}],
         "time_range": 30 * 86_400,
     });
-    let q = post_json(&c, &format!("{}/1/queries/backend-flask", s.http), &composite)?;
+    let q = post_json(
+        &c,
+        &format!("{}/1/queries/backend-flask", s.http),
+        &composite,
+    )?;
     let qid = q["id"].as_str().unwrap_or_default().to_string();
     let runs = if a.smoke { 2 } else { 7 };
     let (p50, max) = time_ms(runs, || {
@@ -400,7 +453,12 @@ fn suite(a: SuiteArgs) -> Result<()> {
         )
         .map(|_| ())
     })?;
-    rows.push(row("BubbleUp (duration_ms > 200 vs rest)", format!("{p50:.0} ms median, {max:.0} ms max"), "≤ 1000 ms", Some(max <= 1000.0)));
+    rows.push(row(
+        "BubbleUp (duration_ms > 200 vs rest)",
+        format!("{p50:.0} ms median, {max:.0} ms max"),
+        "≤ 1000 ms",
+        Some(max <= 1000.0),
+    ));
     // Trace ids to look up: from a search.
     let search = c
         .get(format!("{}/api/search", s.http))
@@ -424,14 +482,30 @@ fn suite(a: SuiteArgs) -> Result<()> {
             }
             Ok(())
         })?;
-        rows.push(row("trace by id (Tempo /api/traces)", format!("{p50:.1} ms median, {max:.1} ms max"), "≤ 20 ms", Some(p50 <= 20.0)));
+        rows.push(row(
+            "trace by id (Tempo /api/traces)",
+            format!("{p50:.1} ms median, {max:.1} ms max"),
+            "≤ 20 ms",
+            Some(p50 <= 20.0),
+        ));
         let _ = first;
     } else {
-        rows.push(row("trace by id (Tempo /api/traces)", "no traces found".into(), "≤ 20 ms", Some(false)));
+        rows.push(row(
+            "trace by id (Tempo /api/traces)",
+            "no traces found".into(),
+            "≤ 20 ms",
+            Some(false),
+        ));
     }
     for (name, params) in [
-        ("Tempo search by attribute", vec![("tags", "http.route=/api/activities/home".to_string())]),
-        ("Tempo search by duration", vec![("minDuration", "500ms".to_string())]),
+        (
+            "Tempo search by attribute",
+            vec![("tags", "http.route=/api/activities/home".to_string())],
+        ),
+        (
+            "Tempo search by duration",
+            vec![("minDuration", "500ms".to_string())],
+        ),
     ] {
         let (p50, max) = time_ms(runs, || {
             let mut q: Vec<(&str, String)> = params.clone();
@@ -444,7 +518,12 @@ fn suite(a: SuiteArgs) -> Result<()> {
             }
             Ok(())
         })?;
-        rows.push(row(name, format!("{p50:.0} ms median, {max:.0} ms max"), "-", None));
+        rows.push(row(
+            name,
+            format!("{p50:.0} ms median, {max:.0} ms max"),
+            "-",
+            None,
+        ));
     }
 
     // Ingest while queries run.
@@ -466,14 +545,25 @@ fn suite(a: SuiteArgs) -> Result<()> {
             times
         })
     };
-    let r = ingest(&rt, Protocol::OtlpHttpProtobuf, &s.otlp_http, Stop::After(ingest_for), s.pid(), a.smoke)?;
+    let r = ingest(
+        &rt,
+        Protocol::OtlpHttpProtobuf,
+        &s.otlp_http,
+        Stop::After(ingest_for),
+        s.pid(),
+        a.smoke,
+    )?;
     stop_flag.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut qt = qthread.join().unwrap_or_default();
     qt.sort_by(|a, b| a.total_cmp(b));
     let qmed = qt.get(qt.len() / 2).copied().unwrap_or(0.0);
     rows.push(row(
         "ingest while the composite query loops",
-        format!("{:.0} spans/s; {} queries, median {qmed:.0} ms", r.items_accepted_per_s, qt.len()),
+        format!(
+            "{:.0} spans/s; {} queries, median {qmed:.0} ms",
+            r.items_accepted_per_s,
+            qt.len()
+        ),
         "-",
         None,
     ));

@@ -13,7 +13,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Args)]
 pub struct Conn {
     /// Waggle's main HTTP address.
-    #[arg(long, env = "WAGGLE_SERVER", default_value = "http://127.0.0.1:3200", global = true)]
+    #[arg(
+        long,
+        env = "WAGGLE_SERVER",
+        default_value = "http://127.0.0.1:3200",
+        global = true
+    )]
     pub server: String,
     /// API key, if the server requires one.
     #[arg(long, env = "WAGGLE_API_KEY", hide_env_values = true, global = true)]
@@ -61,7 +66,10 @@ pub fn post(conn: &Conn, path: &str, body: &Json) -> Result<Json> {
         req = req.header("X-Honeycomb-Team", k);
     }
     let resp = req.send().with_context(|| {
-        format!("cannot reach Waggle at {} (is `waggle serve` running? set --server)", conn.server)
+        format!(
+            "cannot reach Waggle at {} (is `waggle serve` running? set --server)",
+            conn.server
+        )
     })?;
     let status = resp.status();
     let text = resp.text().unwrap_or_default();
@@ -84,9 +92,12 @@ fn get(conn: &Conn, path: &str, query: &[(&str, String)]) -> Result<Json> {
     if let Some(k) = &conn.api_key {
         req = req.bearer_auth(k);
     }
-    let resp = req
-        .send()
-        .with_context(|| format!("cannot reach Waggle at {} (is `waggle serve` running? set --server)", conn.server))?;
+    let resp = req.send().with_context(|| {
+        format!(
+            "cannot reach Waggle at {} (is `waggle serve` running? set --server)",
+            conn.server
+        )
+    })?;
     let status = resp.status();
     let text = resp.text().unwrap_or_default();
     if !status.is_success() {
@@ -98,7 +109,9 @@ fn get(conn: &Conn, path: &str, query: &[(&str, String)]) -> Result<Json> {
 fn since_seconds(s: &str) -> Result<i64> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().with_context(|| format!("--since {s:?}: expected e.g. 15m, 2h, 7d"))?;
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("--since {s:?}: expected e.g. 15m, 2h, 7d"))?;
     Ok(n * match unit {
         "s" | "" => 1,
         "m" => 60,
@@ -159,12 +172,18 @@ pub fn traces(conn: Conn, command: TracesCommand) -> Result<()> {
             if traces.is_empty() {
                 println!("no traces match");
             }
-            println!("{:<34} {:>10}  {:<20} {}", "TRACE ID", "DURATION", "SERVICE", "ROOT");
+            println!(
+                "{:<34} {:>10}  {:<20} ROOT",
+                "TRACE ID", "DURATION", "SERVICE"
+            );
             for t in traces {
                 println!(
                     "{:<34} {:>8}ms  {:<20} {}",
                     t["traceID"].as_str().unwrap_or(""),
-                    t["durationMs"].as_f64().map(|d| format!("{d:.1}")).unwrap_or_else(|| t["durationMs"].to_string()),
+                    t["durationMs"]
+                        .as_f64()
+                        .map(|d| format!("{d:.1}"))
+                        .unwrap_or_else(|| t["durationMs"].to_string()),
                     t["rootServiceName"].as_str().unwrap_or("?"),
                     t["rootTraceName"].as_str().unwrap_or("?"),
                 );
@@ -230,10 +249,14 @@ fn print_tree(body: &Json) {
         if s.parent.is_empty() || !spans.contains_key(&s.parent) {
             roots.push(id.as_str());
         } else {
-            children.entry(s.parent.as_str()).or_default().push(id.as_str());
+            children
+                .entry(s.parent.as_str())
+                .or_default()
+                .push(id.as_str());
         }
     }
-    let by_start = |v: &mut Vec<&str>| v.sort_by_key(|id| spans.get(*id).map(|s| s.start).unwrap_or(0));
+    let by_start =
+        |v: &mut Vec<&str>| v.sort_by_key(|id| spans.get(*id).map(|s| s.start).unwrap_or(0));
     by_start(&mut roots);
     for v in children.values_mut() {
         by_start(v);
@@ -255,7 +278,11 @@ fn print_tree(body: &Json) {
             s.name,
             s.service,
             id,
-            if s.events > 0 { format!(" ({} events)", s.events) } else { String::new() },
+            if s.events > 0 {
+                format!(" ({} events)", s.events)
+            } else {
+                String::new()
+            },
             if s.error { "  ERROR" } else { "" },
         );
         if let Some(kids) = children.get(id) {

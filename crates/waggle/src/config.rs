@@ -41,10 +41,19 @@ pub struct ServeArgs {
     #[arg(long, env = "WAGGLE_RETENTION_DAYS")]
     pub retention_days: Option<u32>,
     /// Per-dataset retention, DATASET=DAYS (repeatable).
-    #[arg(long = "dataset-retention", env = "WAGGLE_DATASET_RETENTION", value_delimiter = ',')]
+    #[arg(
+        long = "dataset-retention",
+        env = "WAGGLE_DATASET_RETENTION",
+        value_delimiter = ','
+    )]
     pub dataset_retention: Vec<String>,
     /// Accepted API key (repeatable). With none, every request is accepted (loopback only).
-    #[arg(long = "api-key", env = "WAGGLE_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "api-key",
+        env = "WAGGLE_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_keys: Vec<String>,
     /// Allow binding a non-loopback address without API keys.
     #[arg(long, env = "WAGGLE_INSECURE")]
@@ -86,7 +95,8 @@ pub struct Settings {
 
 fn parse_addr(s: &str) -> SocketAddr {
     // The defaults are constants; a typo in them is a bug caught by tests.
-    s.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    s.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
 }
 
 impl ServeArgs {
@@ -105,10 +115,9 @@ impl ServeArgs {
             let (name, days) = item
                 .split_once('=')
                 .with_context(|| format!("--dataset-retention {item:?}: expected DATASET=DAYS"))?;
-            let days: u32 = days
-                .trim()
-                .parse()
-                .with_context(|| format!("--dataset-retention {item:?}: DAYS must be a whole number"))?;
+            let days: u32 = days.trim().parse().with_context(|| {
+                format!("--dataset-retention {item:?}: DAYS must be a whole number")
+            })?;
             dataset_retention.insert(name.trim().to_string(), days);
         }
         let mut api_keys: Vec<String> = if self.api_keys.is_empty() {

@@ -169,7 +169,9 @@ pub fn parse_filter(s: &str) -> Result<Value> {
             return Ok(json!({"column": column, "op": op, "value": typed(value)}));
         }
     }
-    bail!("filter {s:?}: expected COLUMN OP VALUE, e.g. 'http.status_code >= 500' or 'error exists'")
+    bail!(
+        "filter {s:?}: expected COLUMN OP VALUE, e.g. 'http.status_code >= 500' or 'error exists'"
+    )
 }
 
 fn parse_having(s: &str) -> Result<Value> {
@@ -217,7 +219,8 @@ fn base_spec(a: &SpecArgs) -> Result<Value> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?
         }
         None => json!({}),
     };
@@ -251,16 +254,28 @@ pub fn build_spec(a: &QueryArgs) -> Result<Value> {
     };
     push(
         "calculations",
-        a.calcs.iter().map(|c| parse_calc(c)).collect::<Result<_>>()?,
+        a.calcs
+            .iter()
+            .map(|c| parse_calc(c))
+            .collect::<Result<_>>()?,
     );
-    push("breakdowns", a.breakdowns.iter().map(|b| json!(b)).collect());
+    push(
+        "breakdowns",
+        a.breakdowns.iter().map(|b| json!(b)).collect(),
+    );
     push(
         "orders",
-        a.orders.iter().map(|o| parse_order(o)).collect::<Result<_>>()?,
+        a.orders
+            .iter()
+            .map(|o| parse_order(o))
+            .collect::<Result<_>>()?,
     );
     push(
         "havings",
-        a.havings.iter().map(|h| parse_having(h)).collect::<Result<_>>()?,
+        a.havings
+            .iter()
+            .map(|h| parse_having(h))
+            .collect::<Result<_>>()?,
     );
     if let Some(l) = a.limit {
         spec["limit"] = json!(l);
@@ -300,7 +315,9 @@ pub fn query(conn: Conn, a: QueryArgs) -> Result<()> {
     let spec = build_spec(&a)?;
     let ds = &a.spec.dataset;
     let saved = post(&conn, &format!("/1/queries/{ds}"), &spec)?;
-    let id = saved["id"].as_str().context("server returned no query id")?;
+    let id = saved["id"]
+        .as_str()
+        .context("server returned no query id")?;
     let result = post(
         &conn,
         &format!("/1/query_results/{ds}"),
@@ -315,10 +332,17 @@ pub fn query(conn: Conn, a: QueryArgs) -> Result<()> {
             eprintln!("warning: {}", w.as_str().unwrap_or(""));
         }
     }
-    let rows = result["data"]["results"].as_array().cloned().unwrap_or_default();
+    let rows = result["data"]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut headers: Vec<String> = spec["breakdowns"]
         .as_array()
-        .map(|b| b.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|b| {
+            b.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let calc_keys: Vec<String> = rows
         .first()
@@ -359,7 +383,14 @@ pub fn print_table(headers: &[String], rows: &[Vec<String>]) {
             .join("  ")
     };
     println!("{}", line(headers));
-    println!("{}", widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>().join("  "));
+    println!(
+        "{}",
+        widths
+            .iter()
+            .map(|w| "─".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  ")
+    );
     for r in rows {
         println!("{}", line(r));
     }
@@ -373,13 +404,21 @@ pub fn bubbleup(conn: Conn, a: BubbleUpArgs) -> Result<()> {
         bail!("give the selection with --select, e.g. --select 'duration_ms > 500'");
     }
     let spec = base_spec(&a.spec)?;
-    let filters: Vec<Value> = a.select.iter().map(|f| parse_filter(f)).collect::<Result<_>>()?;
+    let filters: Vec<Value> = a
+        .select
+        .iter()
+        .map(|f| parse_filter(f))
+        .collect::<Result<_>>()?;
     let body = json!({
         "query": spec,
         "selection": {"filters": filters},
         "top_values": a.top,
     });
-    let result = post(&conn, &format!("/api/waggle/bubbleup/{}", a.spec.dataset), &body)?;
+    let result = post(
+        &conn,
+        &format!("/api/waggle/bubbleup/{}", a.spec.dataset),
+        &body,
+    )?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
         return Ok(());
@@ -388,7 +427,12 @@ pub fn bubbleup(conn: Conn, a: BubbleUpArgs) -> Result<()> {
         "selection: {} events   baseline: {} events",
         result["selection_count"], result["baseline_count"]
     );
-    for col in result["columns"].as_array().into_iter().flatten().take(a.columns) {
+    for col in result["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(a.columns)
+    {
         println!(
             "\n{}  (difference {:.1} points)",
             col["column"].as_str().unwrap_or("?"),
@@ -407,7 +451,10 @@ pub fn bubbleup(conn: Conn, a: BubbleUpArgs) -> Result<()> {
                 ]
             })
             .collect();
-        print_table(&["value".into(), "selection".into(), "baseline".into()], &rows);
+        print_table(
+            &["value".into(), "selection".into(), "baseline".into()],
+            &rows,
+        );
     }
     Ok(())
 }
@@ -443,7 +490,10 @@ mod tests {
 
     #[test]
     fn calcs_orders_havings_ranges() {
-        assert_eq!(parse_calc("p99(duration_ms)").unwrap(), json!({"op": "P99", "column": "duration_ms"}));
+        assert_eq!(
+            parse_calc("p99(duration_ms)").unwrap(),
+            json!({"op": "P99", "column": "duration_ms"})
+        );
         assert_eq!(parse_calc("COUNT").unwrap(), json!({"op": "COUNT"}));
         assert_eq!(
             parse_order("COUNT desc").unwrap(),

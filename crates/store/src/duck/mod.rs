@@ -152,7 +152,11 @@ impl DuckStore {
         Self::init(conn, None, StoreOptions::default())
     }
 
-    fn init(conn: Connection, dir: Option<PathBuf>, options: StoreOptions) -> Result<Self, StoreError> {
+    fn init(
+        conn: Connection,
+        dir: Option<PathBuf>,
+        options: StoreOptions,
+    ) -> Result<Self, StoreError> {
         let mut setup = String::new();
         if let Some(limit) = &options.memory_limit {
             setup.push_str(&format!("SET memory_limit = {};", literal(limit)));
@@ -210,9 +214,10 @@ impl DuckStore {
         .and_then(|store| {
             let rows = store.run_sql("SELECT max(\"__sample_rate\") FROM events")?;
             if let Some(Some(model::Value::Int(m))) = rows.first().and_then(|r| r.first()) {
-                store
-                    .max_sample_rate
-                    .store(u32::try_from(*m).unwrap_or(u32::MAX).max(1), std::sync::atomic::Ordering::Relaxed);
+                store.max_sample_rate.store(
+                    u32::try_from(*m).unwrap_or(u32::MAX).max(1),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
             }
             Ok(store)
         })
@@ -324,7 +329,11 @@ impl Store for DuckStore {
             let _ = w.conn.execute_batch("ROLLBACK");
             let cols = read_columns(&w.conn)?;
             w.seen = read_seen(&w.conn)?;
-            w.index = cols.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+            w.index = cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.clone(), i))
+                .collect();
             w.columns = cols;
         }
         if let Ok(mut cat) = self.catalog.write() {
@@ -336,7 +345,8 @@ impl Store for DuckStore {
     }
 
     fn max_sample_rate(&self) -> u32 {
-        self.max_sample_rate.load(std::sync::atomic::Ordering::Relaxed)
+        self.max_sample_rate
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn catalog(&self) -> Catalog {
@@ -401,7 +411,8 @@ impl Store for DuckStore {
             if days == 0 {
                 continue;
             }
-            let cutoff = now_ns.saturating_sub(i64::from(days).saturating_mul(86_400 * 1_000_000_000));
+            let cutoff =
+                now_ns.saturating_sub(i64::from(days).saturating_mul(86_400 * 1_000_000_000));
             if d.first_ns.is_some_and(|f| f >= cutoff) {
                 continue;
             }
@@ -472,7 +483,13 @@ impl Store for DuckStore {
         w.conn
             .execute(
                 "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)",
-                duckdb::params![doc.kind, doc.id, doc.dataset, doc.body.to_string(), doc.created_ns],
+                duckdb::params![
+                    doc.kind,
+                    doc.id,
+                    doc.dataset,
+                    doc.body.to_string(),
+                    doc.created_ns
+                ],
             )
             .map_err(engine)?;
         Ok(())
@@ -609,7 +626,8 @@ fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, Store
             .prepare("INSERT OR IGNORE INTO dataset_columns VALUES (?, ?, ?)")
             .map_err(engine)?;
         for (d, c) in &fresh {
-            stmt.execute(duckdb::params![d, c, created]).map_err(engine)?;
+            stmt.execute(duckdb::params![d, c, created])
+                .map_err(engine)?;
         }
     }
     let record_batch = batch::build(&w.index, &w.columns, events)?;
