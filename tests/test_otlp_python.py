@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import pytest
 import requests
+from opentelemetry import trace as trace_api
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -162,8 +163,6 @@ def emit_trace(provider: TracerProvider) -> tuple[str, str]:
         start_time=t0,
     )
     root.add_event("request.received", {"bytes": 123, "ok": True, "who": "e2e"}, timestamp=t0 + 1_001)
-    from opentelemetry import trace as trace_api
-
     with trace_api.use_span(root, end_on_exit=False):
         with tracer.start_as_current_span(
             "db.query",

@@ -486,7 +486,12 @@ impl QuerySpec {
             }
             (Some(s), None) => (s, s.saturating_add(range)),
             (None, Some(e)) => (e.saturating_sub(range), e),
-            (None, None) => (now_s.saturating_sub(range), now_s),
+            // "The last N seconds" includes the current second: events sent a moment ago
+            // are found at once (the window is half-open, so end = now + 1).
+            (None, None) => (
+                now_s.saturating_add(1).saturating_sub(range),
+                now_s.saturating_add(1),
+            ),
         })
     }
 
@@ -811,7 +816,7 @@ mod tests {
     #[test]
     fn time_window_rules() {
         let mut s = QuerySpec::default();
-        assert_eq!(s.time_window(10_000).unwrap(), (10_000 - 7200, 10_000));
+        assert_eq!(s.time_window(10_000).unwrap(), (10_001 - 7200, 10_001));
         s.start_time = Some(100);
         s.time_range = Some(50);
         assert_eq!(s.time_window(0).unwrap(), (100, 150));

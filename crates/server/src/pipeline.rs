@@ -42,6 +42,10 @@ pub struct PipelineStats {
     pub refused_overload: AtomicU64,
     pub storage_errors: AtomicU64,
     pub commit_micros_total: AtomicU64,
+    pub schema_micros_total: AtomicU64,
+    pub build_micros_total: AtomicU64,
+    pub append_micros_total: AtomicU64,
+    pub engine_commit_micros_total: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -135,7 +139,13 @@ fn writer_loop(
         let micros = started.elapsed().as_micros() as u64;
         queued.fetch_sub(n, Ordering::AcqRel);
         match &result {
-            Ok(_) => {
+            Ok(r) => {
+                stats.schema_micros_total.fetch_add(r.schema_us, Ordering::Relaxed);
+                stats.build_micros_total.fetch_add(r.build_us, Ordering::Relaxed);
+                stats.append_micros_total.fetch_add(r.append_us, Ordering::Relaxed);
+                stats
+                    .engine_commit_micros_total
+                    .fetch_add(r.commit_us, Ordering::Relaxed);
                 stats
                     .committed_events
                     .fetch_add(n as u64, Ordering::Relaxed);
@@ -154,7 +164,7 @@ fn writer_loop(
             let answer = match &result {
                 Ok(r) => Ok(InsertReport {
                     rows: count as u64,
-                    fields_dropped: r.fields_dropped,
+                    ..r.clone()
                 }),
                 Err(_) => Err(IngestError::Storage),
             };

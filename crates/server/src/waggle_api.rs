@@ -58,6 +58,10 @@ async fn stats(State(s): State<AppState>, headers: HeaderMap) -> Response {
             "refused_overload": p.refused_overload.load(Relaxed),
             "storage_errors": p.storage_errors.load(Relaxed),
             "commit_micros_total": p.commit_micros_total.load(Relaxed),
+            "schema_micros_total": p.schema_micros_total.load(Relaxed),
+            "build_micros_total": p.build_micros_total.load(Relaxed),
+            "append_micros_total": p.append_micros_total.load(Relaxed),
+            "engine_commit_micros_total": p.engine_commit_micros_total.load(Relaxed),
         },
         "store": { "disk_bytes": s.store.disk_bytes() }
     }))

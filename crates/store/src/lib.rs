@@ -30,6 +30,11 @@ pub struct InsertReport {
     pub rows: u64,
     /// Fields dropped because the store-wide column cap was reached.
     pub fields_dropped: u64,
+    /// Where the time went (µs): schema changes, building the batch, appending, committing.
+    pub schema_us: u64,
+    pub build_us: u64,
+    pub append_us: u64,
+    pub commit_us: u64,
 }
 
 /// A dataset and how much it holds.

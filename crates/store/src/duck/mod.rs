@@ -36,6 +36,12 @@ pub(crate) const FIXED_COLUMNS: &[(&str, &str)] = &[
     (schema::COL_DURATION_MS, "DOUBLE"),
 ];
 
+/// WAL size that triggers a checkpoint (our choice, measured: DuckDB's default 16 MiB makes
+/// every few commits compress and rewrite the open row group, which cost 18 µs per span and
+/// halved ingest in BENCHMARKS.md; 256 MiB amortises it. A crash replays at most this much
+/// WAL on the next start, about a second).
+pub const CHECKPOINT_THRESHOLD: &str = "256MB";
+
 /// Read connections kept open (our choice: one per core on the 2-core target machine, plus
 /// one so a slow query does not block trace lookups).
 pub const READ_CONNECTIONS_DEFAULT: usize = 3;
@@ -157,9 +163,16 @@ impl DuckStore {
         dir: Option<PathBuf>,
         options: StoreOptions,
     ) -> Result<Self, StoreError> {
-        let mut setup = String::new();
+        let mut setup = format!("SET checkpoint_threshold = {};", literal(CHECKPOINT_THRESHOLD));
         if let Some(limit) = &options.memory_limit {
             setup.push_str(&format!("SET memory_limit = {};", literal(limit)));
+        }
+        // Tuning knob for experiments and operators: extra DuckDB `SET` statements,
+        // e.g. WAGGLE_DUCKDB_SET="checkpoint_threshold='256MB'".
+        if let Ok(extra) = std::env::var("WAGGLE_DUCKDB_SET") {
+            for stmt in extra.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                setup.push_str(&format!("SET {stmt};"));
+            }
         }
         if let Some(threads) = options.threads {
             setup.push_str(&format!("SET threads = {};", threads.max(1)));
@@ -565,6 +578,7 @@ fn doc_from_row(r: Vec<Option<model::Value>>) -> Option<MetaDoc> {
 }
 
 fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, StoreError> {
+    let t0 = std::time::Instant::now();
     let plan = batch::plan_columns(&w.index, &w.columns, events);
     w.conn.execute_batch("BEGIN TRANSACTION").map_err(engine)?;
     for change in &plan.changes {
@@ -630,18 +644,27 @@ fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, Store
                 .map_err(engine)?;
         }
     }
+    let t1 = std::time::Instant::now();
     let record_batch = batch::build(&w.index, &w.columns, events)?;
+    let t2 = std::time::Instant::now();
     {
         let mut app = w.conn.appender("events").map_err(engine)?;
         app.append_record_batch(record_batch).map_err(engine)?;
         app.flush().map_err(engine)?;
     }
+    let t3 = std::time::Instant::now();
     w.conn.execute_batch("COMMIT").map_err(engine)?;
+    let t4 = std::time::Instant::now();
     for (d, c) in fresh {
         w.seen.entry(d).or_default().insert(c);
     }
+    let us = |a: std::time::Instant, b: std::time::Instant| (b - a).as_micros() as u64;
     Ok(InsertReport {
         rows: events.len() as u64,
         fields_dropped: plan.fields_dropped,
+        schema_us: us(t0, t1),
+        build_us: us(t1, t2),
+        append_us: us(t2, t3),
+        commit_us: us(t3, t4),
     })
 }
