@@ -55,6 +55,11 @@ pub trait Dialect {
             &format!("{cum} * 1000 >= {permille} * {total}"),
         )
     }
+    /// Reads about `percent` of a table's storage blocks (applied before WHERE).
+    fn block_sample(&self, percent: f64) -> String {
+        // A fixed seed: the same question gives the same answer.
+        format!("TABLESAMPLE {}% (system, 42)", percent.clamp(0.0001, 100.0))
+    }
     /// Exact unweighted lower percentile (smallest value whose cumulative share reaches
     /// `permille`/1000) in one aggregate, for when every weight is 1.
     fn percentile_disc(&self, value: &str, permille: u32) -> String {

@@ -83,6 +83,7 @@ fn render_case(case: &serde_json::Value) -> String {
                 &mut Vec::new(),
             );
             let q = BubbleUpQuery {
+                sample: None,
                 base: &plan,
                 selection: Selection::Region {
                     start_ns: r["start_s"].as_i64().unwrap_or_default() * NS_PER_S,

@@ -840,19 +840,56 @@ async fn bubbleup(
         let catalog = store.catalog();
         let selection = selection_from_json(&sel, &catalog, &dataset)?;
         let columns = query::bubbleup::candidate_columns(&catalog);
+        // Pass 1: exact selection and baseline sizes (reads two narrow columns).
+        let totals_sql = query::bubbleup::render(
+            &query::bubbleup::BubbleUpQuery {
+                base: &base,
+                selection: selection.clone(),
+                columns: Vec::new(),
+                top_values: top,
+                sample: None,
+            },
+            &query::DuckDb,
+        );
+        let totals = store.run_sql(&totals_sql).map_err(|e| {
+            tracing::error!(error = %e, "bubbleup totals failed");
+            internal()
+        })?;
+        let exact = query::bubbleup::rank(&[], &totals);
+        // Pass 2: value distributions, from a block sample when a side is large.
+        let sample = (exact.selection_count as f64 > query::bubbleup::SAMPLE_EVENTS_TARGET
+            || exact.baseline_count as f64 > query::bubbleup::SAMPLE_EVENTS_TARGET)
+            .then(|| {
+                (
+                    query::bubbleup::sample_percent(exact.selection_count),
+                    query::bubbleup::sample_percent(exact.baseline_count),
+                )
+            });
         let q = query::bubbleup::BubbleUpQuery {
             base: &base,
             selection,
             columns: columns.clone(),
             top_values: top,
+            sample,
         };
         let sql = query::bubbleup::render(&q, &query::DuckDb);
         let rows = store.run_sql(&sql).map_err(|e| {
             tracing::error!(error = %e, "bubbleup failed");
             internal()
         })?;
-        let ranked = query::bubbleup::rank(&columns, &rows);
-        serde_json::to_value(ranked).map_err(|_| internal())
+        let mut ranked = query::bubbleup::rank(&columns, &rows);
+        let sampled_selection = ranked.selection_count;
+        let sampled_baseline = ranked.baseline_count;
+        ranked.selection_count = exact.selection_count;
+        ranked.baseline_count = exact.baseline_count;
+        let mut out = serde_json::to_value(ranked).map_err(|_| internal())?;
+        if let Some((ps, pb)) = sample {
+            out["sampled"] = json!({
+                "selection_percent": ps, "baseline_percent": pb,
+                "selection_events_read": sampled_selection, "baseline_events_read": sampled_baseline,
+            });
+        }
+        Ok(out)
     })
     .await;
     match out {

@@ -140,9 +140,15 @@ fn writer_loop(
         queued.fetch_sub(n, Ordering::AcqRel);
         match &result {
             Ok(r) => {
-                stats.schema_micros_total.fetch_add(r.schema_us, Ordering::Relaxed);
-                stats.build_micros_total.fetch_add(r.build_us, Ordering::Relaxed);
-                stats.append_micros_total.fetch_add(r.append_us, Ordering::Relaxed);
+                stats
+                    .schema_micros_total
+                    .fetch_add(r.schema_us, Ordering::Relaxed);
+                stats
+                    .build_micros_total
+                    .fetch_add(r.build_us, Ordering::Relaxed);
+                stats
+                    .append_micros_total
+                    .fetch_add(r.append_us, Ordering::Relaxed);
                 stats
                     .engine_commit_micros_total
                     .fetch_add(r.commit_us, Ordering::Relaxed);

@@ -552,6 +552,7 @@ fn bubbleup_sql_runs_and_ranks() {
     let plan = plan_for(&spec, "api", &store);
     let columns = bubbleup::candidate_columns(&catalog);
     let q = BubbleUpQuery {
+        sample: None,
         base: &plan,
         selection: Selection::Region {
             start_ns: START_S * NS_PER_S,

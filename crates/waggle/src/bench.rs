@@ -263,7 +263,7 @@ fn ingest(
     let cfg = LoadConfig {
         protocol,
         target: target.to_string(),
-        concurrency: 4,
+        concurrency: 8,
         stop,
         warmup: if smoke {
             Duration::ZERO

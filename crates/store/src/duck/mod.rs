@@ -163,7 +163,10 @@ impl DuckStore {
         dir: Option<PathBuf>,
         options: StoreOptions,
     ) -> Result<Self, StoreError> {
-        let mut setup = format!("SET checkpoint_threshold = {};", literal(CHECKPOINT_THRESHOLD));
+        let mut setup = format!(
+            "SET checkpoint_threshold = {};",
+            literal(CHECKPOINT_THRESHOLD)
+        );
         if let Some(limit) = &options.memory_limit {
             setup.push_str(&format!("SET memory_limit = {};", literal(limit)));
         }
