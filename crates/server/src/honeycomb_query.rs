@@ -605,15 +605,16 @@ async fn create_marker(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
-    let id = new_id(6);
-    let marker = match marker_from_body(&body, &id, None) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    save(s, DOC_MARKER, dataset, id, marker, StatusCode::CREATED).await
+    create_doc(
+        s,
+        headers,
+        DOC_MARKER,
+        dataset,
+        new_id(6),
+        &body,
+        marker_from_body,
+    )
+    .await
 }
 
 async fn save(
@@ -646,24 +647,55 @@ async fn existing_doc(s: &AppState, kind: &'static str, id: &str) -> Result<Meta
         .ok_or_else(|| error(StatusCode::NOT_FOUND, "not found"))
 }
 
-async fn update_marker(
-    State(s): State<AppState>,
-    Path((dataset, id)): Path<(String, String)>,
+/// Parses a document body into its stored JSON (given its id and the previous version).
+type DocParser = fn(&[u8], &str, Option<&Value>) -> Result<Value, Response>;
+
+async fn create_doc(
+    s: AppState,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    kind: &'static str,
+    dataset: String,
+    id: String,
+    body: &[u8],
+    parse: DocParser,
 ) -> Response {
     if !s.credentials.check(&headers) {
         return unauthorized();
     }
-    let prev = match existing_doc(&s, DOC_MARKER, &id).await {
+    match parse(body, &id, None) {
+        Ok(doc) => save(s, kind, dataset, id, doc, StatusCode::CREATED).await,
+        Err(r) => r,
+    }
+}
+
+async fn update_doc(
+    s: AppState,
+    headers: HeaderMap,
+    kind: &'static str,
+    (dataset, id): (String, String),
+    body: &[u8],
+    parse: DocParser,
+) -> Response {
+    if !s.credentials.check(&headers) {
+        return unauthorized();
+    }
+    let prev = match existing_doc(&s, kind, &id).await {
         Ok(d) => d,
         Err(r) => return r,
     };
-    let marker = match marker_from_body(&body, &id, Some(&prev.body)) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    save(s, DOC_MARKER, dataset, id, marker, StatusCode::OK).await
+    match parse(body, &id, Some(&prev.body)) {
+        Ok(doc) => save(s, kind, dataset, id, doc, StatusCode::OK).await,
+        Err(r) => r,
+    }
+}
+
+async fn update_marker(
+    State(s): State<AppState>,
+    Path(key): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    update_doc(s, headers, DOC_MARKER, key, &body, marker_from_body).await
 }
 
 async fn delete_doc_handler(
@@ -746,15 +778,16 @@ async fn create_derived(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
-    let id = new_id(11);
-    let doc = match derived_from_body(&body, &id, None) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    save(s, DOC_DERIVED, dataset, id, doc, StatusCode::CREATED).await
+    create_doc(
+        s,
+        headers,
+        DOC_DERIVED,
+        dataset,
+        new_id(11),
+        &body,
+        derived_from_body,
+    )
+    .await
 }
 
 async fn get_derived(
@@ -773,22 +806,11 @@ async fn get_derived(
 
 async fn update_derived(
     State(s): State<AppState>,
-    Path((dataset, id)): Path<(String, String)>,
+    Path(key): Path<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
-    let prev = match existing_doc(&s, DOC_DERIVED, &id).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let doc = match derived_from_body(&body, &id, Some(&prev.body)) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    save(s, DOC_DERIVED, dataset, id, doc, StatusCode::OK).await
+    update_doc(s, headers, DOC_DERIVED, key, &body, derived_from_body).await
 }
 
 async fn delete_derived(

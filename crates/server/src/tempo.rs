@@ -88,32 +88,27 @@ fn wants_protobuf(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("application/protobuf") || a.contains("application/x-protobuf"))
 }
 
-async fn trace_v1(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
-    let events = match load_trace(&s, &id).await {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    if wants_protobuf(&headers) {
-        return (
-            [(header::CONTENT_TYPE, "application/protobuf")],
-            protocols::tempo::trace_protobuf(&events),
-        )
-            .into_response();
-    }
-    Json(protocols::tempo::trace_v1_json(&events)).into_response()
+/// Tempo's two trace-by-id shapes: v1 (`{"batches": …}` / `tempopb.Trace`) and v2
+/// (`{"trace": …}` / `tempopb.TraceByIDResponse`).
+#[derive(Clone, Copy)]
+enum TraceApi {
+    V1,
+    V2,
 }
 
-async fn trace_v2(
+async fn trace_v1(s: State<AppState>, id: Path<String>, headers: HeaderMap) -> Response {
+    trace_by_id(s, id, headers, TraceApi::V1).await
+}
+
+async fn trace_v2(s: State<AppState>, id: Path<String>, headers: HeaderMap) -> Response {
+    trace_by_id(s, id, headers, TraceApi::V2).await
+}
+
+async fn trace_by_id(
     State(s): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    api: TraceApi,
 ) -> Response {
     if !s.credentials.check(&headers) {
         return unauthorized();
@@ -123,13 +118,17 @@ async fn trace_v2(
         Err(r) => return r,
     };
     if wants_protobuf(&headers) {
-        return (
-            [(header::CONTENT_TYPE, "application/protobuf")],
-            protocols::tempo::trace_v2_protobuf(&events),
-        )
-            .into_response();
+        let body = match api {
+            TraceApi::V1 => protocols::tempo::trace_protobuf(&events),
+            TraceApi::V2 => protocols::tempo::trace_v2_protobuf(&events),
+        };
+        return ([(header::CONTENT_TYPE, "application/protobuf")], body).into_response();
     }
-    Json(protocols::tempo::trace_v2_json(&events)).into_response()
+    Json(match api {
+        TraceApi::V1 => protocols::tempo::trace_v1_json(&events),
+        TraceApi::V2 => protocols::tempo::trace_v2_json(&events),
+    })
+    .into_response()
 }
 
 #[derive(Debug, Deserialize)]
