@@ -12,7 +12,7 @@ pub const OTLP_BODY_DECOMPRESSED_MAX: usize = 64 * 1024 * 1024;
 
 /// Honeycomb `/1/batch` body limit after decompression: 5,000,000 bytes, the client cap
 /// `apiMaxBatchSize` in libhoney-go and Refinery's server cap (see
-/// /work/shared/protocols/otlp-honeycomb.md §11).
+/// ../shared/protocols/otlp-honeycomb.md §11).
 pub const HONEYCOMB_BATCH_DECOMPRESSED_MAX: usize = 5_000_000;
 
 /// Honeycomb single event (`/1/events`) limit: 1,000,000 bytes (libhoney-go `apiEventSizeMax`,

@@ -4,7 +4,7 @@
 //! Shape: [`decode`] reads a body (protobuf via prost, JSON via our own converter in
 //! [`json`], never opentelemetry-proto's serde, which silently drops data), then
 //! [`translate`] turns each span / log record / data point into events the way Honeycomb's
-//! husky does (`/work/shared/protocols/otlp-honeycomb.md` §6.2–6.4). Bad items are rejected one
+//! husky does (`../shared/protocols/otlp-honeycomb.md` §6.2–6.4). Bad items are rejected one
 //! by one and counted, so the caller can answer with an OTLP partial success.
 
 mod attrs;
