@@ -471,7 +471,7 @@ fn suite(a: SuiteArgs) -> Result<()> {
         .flatten()
         .filter_map(|t| t["traceID"].as_str().map(str::to_string))
         .collect();
-    if let Some(first) = ids.first() {
+    if !ids.is_empty() {
         let mut i = 0;
         let (p50, max) = time_ms(ids.len().max(runs), || {
             let id = &ids[i % ids.len()];
@@ -488,7 +488,6 @@ fn suite(a: SuiteArgs) -> Result<()> {
             "≤ 20 ms",
             Some(p50 <= 20.0),
         ));
-        let _ = first;
     } else {
         rows.push(row(
             "trace by id (Tempo /api/traces)",
