@@ -81,50 +81,40 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn batch(
-    State(s): State<AppState>,
-    Path(dataset): Path<String>,
-    headers: HeaderMap,
+/// The part every ingest request shares: count it, check the key, read and decompress.
+fn accept_body(
+    s: &AppState,
+    headers: &HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
+) -> Result<Vec<u8>, Response> {
     let c = &s.counters.honeycomb;
     c.add(&c.requests, 1);
-    if !s.credentials.check(&headers) {
-        return unauthorized();
+    if !s.credentials.check(headers) {
+        return Err(unauthorized());
     }
-    let bytes = match read_body(&headers, body) {
-        Ok(b) => b,
-        Err(r) => {
-            c.add(&c.bad_requests, 1);
-            return r;
-        }
-    };
-    let ct = content_type(&headers);
-    let now = crate::now_ns();
-    let decoded = crate::blocking(move || {
-        protocols::honeycomb::decode_batch(&dataset, ct.as_deref(), &bytes, now)
-    })
-    .await;
-    let (events, statuses) = match decoded {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => {
-            c.add(&c.bad_requests, 1);
-            return (
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-                Json(e.body()),
-            )
-                .into_response();
-        }
-        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
-    };
-    let rejected = statuses.iter().filter(|st| st.status != 202).count() as u64;
-    let events: Vec<_> = events.into_iter().map(|(_, e)| e).collect();
+    read_body(headers, body).inspect_err(|_| c.add(&c.bad_requests, 1))
+}
+
+/// Honeycomb's answer for a request it cannot decode at all.
+fn decode_error(s: &AppState, e: protocols::honeycomb::HoneycombError) -> Response {
+    let c = &s.counters.honeycomb;
+    c.add(&c.bad_requests, 1);
+    (
+        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(e.body()),
+    )
+        .into_response()
+}
+
+/// Commits decoded events and answers `ok` once they are durable.
+async fn commit(s: &AppState, events: Vec<model::Event>, rejected: u64, ok: Response) -> Response {
+    let c = &s.counters.honeycomb;
     let accepted = events.len() as u64;
     match s.pipeline.submit(events).await {
         Ok(_) => {
             c.add(&c.accepted, accepted);
             c.add(&c.rejected, rejected);
-            (StatusCode::OK, Json(statuses)).into_response()
+            ok
         }
         Err(IngestError::Overloaded) => {
             c.add(&c.refused_overload, 1);
@@ -134,61 +124,59 @@ async fn batch(
     }
 }
 
+async fn batch(
+    State(s): State<AppState>,
+    Path(dataset): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let bytes = match accept_body(&s, &headers, body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let ct = content_type(&headers);
+    let now = crate::now_ns();
+    let decoded = crate::blocking(move || {
+        protocols::honeycomb::decode_batch(&dataset, ct.as_deref(), &bytes, now)
+    })
+    .await;
+    let (events, statuses) = match decoded {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => return decode_error(&s, e),
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    };
+    let rejected = statuses.iter().filter(|st| st.status != 202).count() as u64;
+    let events: Vec<_> = events.into_iter().map(|(_, e)| e).collect();
+    commit(
+        &s,
+        events,
+        rejected,
+        (StatusCode::OK, Json(statuses)).into_response(),
+    )
+    .await
+}
+
 async fn single(
     State(s): State<AppState>,
     Path(dataset): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let c = &s.counters.honeycomb;
-    c.add(&c.requests, 1);
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
-    let bytes = match read_body(&headers, body) {
+    let bytes = match accept_body(&s, &headers, body) {
         Ok(b) => b,
-        Err(r) => {
-            c.add(&c.bad_requests, 1);
-            return r;
-        }
+        Err(r) => return r,
     };
-    let header_str = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let ct = content_type(&headers);
-    let time = header_str("x-honeycomb-event-time");
-    let rate = header_str("x-honeycomb-samplerate");
-    let event = match protocols::honeycomb::decode_single(
+    let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match protocols::honeycomb::decode_single(
         &dataset,
-        ct.as_deref(),
+        content_type(&headers).as_deref(),
         &bytes,
-        time.as_deref(),
-        rate.as_deref(),
+        header_str("x-honeycomb-event-time"),
+        header_str("x-honeycomb-samplerate"),
         crate::now_ns(),
     ) {
-        Ok(e) => e,
-        Err(e) => {
-            c.add(&c.bad_requests, 1);
-            return (
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-                Json(e.body()),
-            )
-                .into_response();
-        }
-    };
-    match s.pipeline.submit(vec![event]).await {
-        Ok(_) => {
-            c.add(&c.accepted, 1);
-            StatusCode::OK.into_response()
-        }
-        Err(IngestError::Overloaded) => {
-            c.add(&c.refused_overload, 1);
-            rate_limited()
-        }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Ok(event) => commit(&s, vec![event], 0, StatusCode::OK.into_response()).await,
+        Err(e) => decode_error(&s, e),
     }
 }
 

@@ -55,13 +55,17 @@ pub enum TracesCommand {
     },
 }
 
-/// POSTs JSON and returns the JSON answer, or the server's error text.
-pub fn post(conn: &Conn, path: &str, body: &Json) -> Result<Json> {
+/// Sends one request to the server and returns its JSON answer, or the server's error text.
+fn send(
+    conn: &Conn,
+    path: &str,
+    build: impl FnOnce(&reqwest::blocking::Client, &str) -> reqwest::blocking::RequestBuilder,
+) -> Result<Json> {
     let client = reqwest::blocking::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .build()?;
     let url = format!("{}{}", conn.server.trim_end_matches('/'), path);
-    let mut req = client.post(&url).json(body);
+    let mut req = build(&client, &url);
     if let Some(k) = &conn.api_key {
         req = req.header("X-Honeycomb-Team", k);
     }
@@ -78,47 +82,18 @@ pub fn post(conn: &Conn, path: &str, body: &Json) -> Result<Json> {
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_string))
             .unwrap_or(text);
-        bail!("{status}: {}", msg.trim());
+        bail!("{url}: {status}: {}", msg.trim());
     }
     serde_json::from_str(&text).with_context(|| format!("{url}: answer is not JSON"))
+}
+
+/// POSTs JSON and returns the JSON answer.
+pub fn post(conn: &Conn, path: &str, body: &Json) -> Result<Json> {
+    send(conn, path, |c, url| c.post(url).json(body))
 }
 
 fn get(conn: &Conn, path: &str, query: &[(&str, String)]) -> Result<Json> {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .build()?;
-    let url = format!("{}{}", conn.server.trim_end_matches('/'), path);
-    let mut req = client.get(&url).query(query);
-    if let Some(k) = &conn.api_key {
-        req = req.bearer_auth(k);
-    }
-    let resp = req.send().with_context(|| {
-        format!(
-            "cannot reach Waggle at {} (is `waggle serve` running? set --server)",
-            conn.server
-        )
-    })?;
-    let status = resp.status();
-    let text = resp.text().unwrap_or_default();
-    if !status.is_success() {
-        bail!("{url}: {status}: {}", text.trim());
-    }
-    serde_json::from_str(&text).with_context(|| format!("{url}: answer is not JSON"))
-}
-
-fn since_seconds(s: &str) -> Result<i64> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num
-        .parse()
-        .with_context(|| format!("--since {s:?}: expected e.g. 15m, 2h, 7d"))?;
-    Ok(n * match unit {
-        "s" | "" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => bail!("--since {s:?}: unit must be s, m, h or d"),
-    })
+    send(conn, path, |c, url| c.get(url).query(query))
 }
 
 pub fn traces(conn: Conn, command: TracesCommand) -> Result<()> {
@@ -160,7 +135,10 @@ pub fn traces(conn: Conn, command: TracesCommand) -> Result<()> {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)?
                     .as_secs() as i64;
-                q.push(("start", (now - since_seconds(&s)?).to_string()));
+                q.push((
+                    "start",
+                    (now - crate::query_cli::parse_range(&s)?).to_string(),
+                ));
                 q.push(("end", (now + 60).to_string()));
             }
             let body = get(&conn, "/api/search", &q)?;

@@ -10,7 +10,7 @@ use duckdb::arrow::array::{
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
-use model::schema::{self, Column, ATTRIBUTE_COLUMNS_MAX, KEY_LEN_MAX, RESOURCE_KEY_SEP};
+use model::schema::{Column, ATTRIBUTE_COLUMNS_MAX, KEY_LEN_MAX, RESOURCE_KEY_SEP};
 use model::value::ColumnType;
 use model::{Event, Value};
 
@@ -253,6 +253,3 @@ fn column_array(ty: ColumnType, cells: &[(usize, &Value)], n: usize) -> ArrayRef
 pub(crate) fn split_resource_keys(s: &str) -> Vec<String> {
     s.split(RESOURCE_KEY_SEP).map(str::to_string).collect()
 }
-
-#[allow(dead_code)]
-const _: () = assert!(schema::ATTRIBUTE_COLUMNS_MAX > 100);
