@@ -359,7 +359,9 @@ async fn honeycomb_batch_counts_rejected_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_and_failed_are_told_apart() {
-    async fn busy() -> StatusCode {
+    // Reads the body first: a server that answers before reading a large body may reset
+    // the connection, and the client then sees a broken pipe instead of the 503.
+    async fn busy(_body: axum::body::Bytes) -> StatusCode {
         StatusCode::SERVICE_UNAVAILABLE
     }
     let app = Router::new().route("/v1/traces", post(busy));
@@ -369,21 +371,23 @@ async fn refused_and_failed_are_told_apart() {
     let report = run(quick(Protocol::OtlpHttpProtobuf, format!("http://{addr}")))
         .await
         .unwrap();
-    assert_eq!(report.requests_refused, 10);
+    assert_eq!(report.requests_refused, 10, "{report}");
     assert_eq!(report.items_accepted, 0);
 
     // Nothing listens on this port: connection errors are failures, and the run ends.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // The socket stays bound (never listening) so no other test can take the port.
+    let dead = tokio::net::TcpSocket::new_v4().unwrap();
+    dead.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = dead.local_addr().unwrap().port();
-    drop(dead);
     let report = run(quick(
         Protocol::OtlpHttpProtobuf,
         format!("http://127.0.0.1:{port}"),
     ))
     .await
     .unwrap();
-    assert_eq!(report.requests_failed, 10);
+    assert_eq!(report.requests_failed, 10, "{report}");
     assert!(!report.errors.is_empty());
+    drop(dead);
 }
 
 struct GrpcCounter(Arc<Counts>);
