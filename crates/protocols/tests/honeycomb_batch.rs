@@ -13,7 +13,6 @@ use waggle_protocols::honeycomb::{
 };
 
 const NOW: i64 = 1_700_000_000_000_000_000;
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/honeycomb");
 
 fn json_batch(body: &serde_json::Value) -> (Vec<(usize, model::Event)>, Vec<BatchItemStatus>) {
     decode_batch(
@@ -33,21 +32,33 @@ fn single_event(data: serde_json::Value) -> model::Event {
 
 #[test]
 fn libhoney_py_capture_decodes_and_answers_like_the_listener() {
-    let gz = std::fs::read(format!("{FIXTURES}/libhoney-py-2.4.0-batch.json.gz")).unwrap();
+    let gz = std::fs::read(format!(
+        "{}/tests/fixtures/honeycomb/libhoney-py-2.4.0-batch.json.gz",
+        manifest_dir()
+    ))
+    .unwrap();
     let mut body = Vec::new();
     flate2::read::GzDecoder::new(&gz[..])
         .read_to_end(&mut body)
         .unwrap();
     assert_eq!(
         body,
-        std::fs::read(format!("{FIXTURES}/libhoney-py-2.4.0-batch.json")).unwrap()
+        std::fs::read(format!(
+            "{}/tests/fixtures/honeycomb/libhoney-py-2.4.0-batch.json",
+            manifest_dir()
+        ))
+        .unwrap()
     );
 
     let (events, statuses) =
         decode_batch("cruddur-events", Some("application/json"), &body, NOW).unwrap();
 
     let expected: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(format!("{FIXTURES}/libhoney-py-2.4.0-batch.response.json")).unwrap(),
+        &std::fs::read(format!(
+            "{}/tests/fixtures/honeycomb/libhoney-py-2.4.0-batch.response.json",
+            manifest_dir()
+        ))
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(serde_json::to_value(&statuses).unwrap(), expected);
@@ -515,3 +526,9 @@ proptest::proptest! {
 }
 
 use proptest::strategy::Strategy;
+
+/// The crate's directory, read when the test runs (cargo sets it): a value baked in at
+/// compile time goes stale when a shared target directory was built from another checkout.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+}

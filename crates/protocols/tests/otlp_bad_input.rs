@@ -12,12 +12,17 @@ use std::path::PathBuf;
 use waggle_protocols::body::{decode_body, BodyError, OTLP_BODY_DECOMPRESSED_MAX};
 use waggle_protocols::otlp::{decode, Format, Hints, OtlpError, Signal};
 
+/// The crate's directory, read when the test runs (cargo sets it): a value baked in at
+/// compile time goes stale when a shared target directory was built from another checkout.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+}
+
 const SIGNALS: [Signal; 3] = [Signal::Traces, Signal::Logs, Signal::Metrics];
 const FORMATS: [Format; 2] = [Format::Protobuf, Format::Json];
 
 fn capture() -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/otlp/python-1.45.1-traces-seq28.pb");
+    let p = PathBuf::from(manifest_dir()).join("tests/fixtures/otlp/python-1.45.1-traces-seq28.pb");
     std::fs::read(p).unwrap()
 }
 
@@ -255,7 +260,7 @@ proptest! {
 
     #[test]
     fn mutated_json_never_panics(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/otlp/official/metrics.json");
+        let path = PathBuf::from(manifest_dir()).join("tests/fixtures/otlp/official/metrics.json");
         let mut body = std::fs::read(path).unwrap();
         for (at, b) in flips {
             let i = at % body.len();

@@ -7,8 +7,14 @@ use std::path::PathBuf;
 use waggle_protocols::body::{decode_body, OTLP_BODY_DECOMPRESSED_MAX};
 use waggle_protocols::otlp::{decode, Format, Hints, Signal};
 
+/// The crate's directory, read when the test runs (cargo sets it): a value baked in at
+/// compile time goes stale when a shared target directory was built from another checkout.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+}
+
 fn fixture(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let p = PathBuf::from(manifest_dir())
         .join("tests/fixtures/otlp")
         .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))

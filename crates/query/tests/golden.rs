@@ -3,7 +3,7 @@
 //! `.snap` file next to it. Run with `UPDATE_GOLDEN=1` to rewrite the snapshots, then review
 //! the diff.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use model::schema::{Catalog, Column};
 use model::value::ColumnType;
@@ -12,6 +12,12 @@ use waggle_query::plan::{resolve_column, PlanContext, NS_PER_S};
 use waggle_query::sql::{render_series, render_totals};
 use waggle_query::tempo::{self, TraceSearch};
 use waggle_query::{DuckDb, Plan, QuerySpec};
+
+/// The crate's directory, read when the test runs (cargo sets it): a value baked in at
+/// compile time goes stale when a shared target directory was built from another checkout.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+}
 
 const NOW_S: i64 = 1_700_000_000;
 
@@ -126,7 +132,7 @@ fn render_case(case: &serde_json::Value) -> String {
 }
 
 fn cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let dir = PathBuf::from(manifest_dir()).join("tests/golden");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("golden dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -167,7 +173,7 @@ fn golden_sql() {
 fn injection_attempts_stay_quoted() {
     let case: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/05_injection.json"),
+            PathBuf::from(manifest_dir()).join("tests/golden/05_injection.json"),
         )
         .expect("read"),
     )

@@ -21,6 +21,34 @@ pub enum BenchCommand {
     Load(LoadArgs),
     /// Run the whole benchmark suite against a fresh server and print the goals table.
     Suite(SuiteArgs),
+    /// In-process: decode Cruddur-like OTLP requests and insert them into a fresh store in
+    /// transactions of a given size; prints CPU µs per span for each phase (no network).
+    Insert(InsertArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InsertArgs {
+    /// Spans to insert in all.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub spans: usize,
+    /// Spans per transaction (the pipeline's group size).
+    #[arg(long, default_value_t = 4096)]
+    pub group: usize,
+    /// Where to put the store [default: a temporary directory, removed afterwards].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Which attributes to insert: `all`; `none-wide` (the first group creates every
+    /// attribute column, later groups carry only the fixed columns: the cost of a wide table's
+    /// empty cells); `none` (fixed columns only, a narrow table).
+    #[arg(long, value_enum, default_value_t = FieldsMode::All)]
+    pub fields: FieldsMode,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FieldsMode {
+    All,
+    NoneWide,
+    None,
 }
 
 #[derive(Debug, Args)]
@@ -80,7 +108,105 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Load(a) => load(a),
         BenchCommand::Suite(a) => suite(a),
+        BenchCommand::Insert(a) => insert(a),
     }
+}
+
+/// Decode once, then insert the events again and again with fresh trace ids, `group` spans
+/// per transaction, and report the per-phase cost the store measures.
+fn insert(a: InsertArgs) -> Result<()> {
+    use protocols::otlp::{self, Format, Hints, Signal};
+    use store::Store;
+    if a.group == 0 || a.spans == 0 {
+        bail!("--spans and --group must be > 0");
+    }
+    let bodies = loadgen::otlp_trace_bodies(&GenConfig::default());
+    // Decode twice and time the second pass (the first one also pays the page faults of a
+    // fresh heap).
+    let mut events = Vec::new();
+    let mut decode_us = 0.0;
+    for _ in 0..2 {
+        events.clear();
+        let t = Instant::now();
+        for b in &bodies {
+            let d = otlp::decode(Signal::Traces, Format::Protobuf, b, &Hints::default())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            events.extend(d.events);
+        }
+        decode_us = t.elapsed().as_secs_f64() * 1e6 / events.len().max(1) as f64;
+    }
+    let (dir, temp) = match a.dir {
+        Some(d) => (d, false),
+        None => (
+            std::env::temp_dir().join(format!("waggle-insert-{}", std::process::id())),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let store = store::DuckStore::open(&dir, store::StoreOptions::default())?;
+    let (mut schema, mut build, mut append, mut commit) = (0u64, 0u64, 0u64, 0u64);
+    let mut done = 0usize;
+    let mut cycle = 0u64;
+    let started = Instant::now();
+    while done < a.spans {
+        cycle += 1;
+        for chunk in events.chunks(a.group) {
+            let n = chunk.len().min(a.spans - done);
+            if n == 0 {
+                break;
+            }
+            let mut group: Vec<_> = chunk[..n].to_vec();
+            for e in &mut group {
+                if let Some(id) = e.trace_id.as_mut() {
+                    for (b, c) in id.0.iter_mut().zip(cycle.to_le_bytes()) {
+                        *b ^= c;
+                    }
+                }
+            }
+            let strip = match a.fields {
+                FieldsMode::All => false,
+                FieldsMode::NoneWide => done > 0,
+                FieldsMode::None => true,
+            };
+            if strip {
+                for e in &mut group {
+                    e.fields.clear();
+                }
+            }
+            let r = store.insert(&group)?;
+            schema += r.schema_us;
+            build += r.build_us;
+            append += r.append_us;
+            commit += r.commit_us;
+            done += n;
+        }
+    }
+    let wall = started.elapsed();
+    store.checkpoint()?;
+    let disk = dir_bytes(&dir);
+    let per = |us: u64| us as f64 / done as f64;
+    println!(
+        "insert: {done} spans in groups of {}: {:.0} spans/s on one thread",
+        a.group,
+        done as f64 / wall.as_secs_f64()
+    );
+    println!(
+        "  µs/span: decode {decode_us:.2} | schema {:.2}  build {:.2}  append {:.2}  commit {:.2}  (store total {:.2})",
+        per(schema),
+        per(build),
+        per(append),
+        per(commit),
+        per(schema + build + append + commit)
+    );
+    println!(
+        "  disk {:.1} B/span after checkpoint",
+        disk as f64 / done as f64
+    );
+    drop(store);
+    if temp {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

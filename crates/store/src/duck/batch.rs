@@ -22,15 +22,26 @@ pub(crate) enum ColumnChange {
     Widen(String, ColumnType),
 }
 
+/// Attribute column name → position among attribute columns. Looked up several times per
+/// field on the ingest path, so it uses a fast non-cryptographic hash (column names are not
+/// attacker-chosen keys of an unbounded map: the column count is capped).
+pub(crate) type ColumnIndex = HashMap<String, usize, foldhash::fast::RandomState>;
+
+/// Marks a field that has no column (empty or over-long key, or over the column cap).
+pub(crate) const NO_COLUMN: u32 = u32::MAX;
+
 pub(crate) struct ColumnPlan {
     pub changes: Vec<ColumnChange>,
     pub fields_dropped: u64,
+    /// For every field of every event, in order: its attribute column position once
+    /// `changes` are applied, or [`NO_COLUMN`].
+    pub slots: Vec<u32>,
 }
 
 /// Which columns this batch needs that the table lacks, and which must widen (int → float,
-/// anything → string) so every value fits without loss.
+/// anything → string) so every value fits without loss; and where each field goes.
 pub(crate) fn plan_columns(
-    index: &HashMap<String, usize>,
+    index: &ColumnIndex,
     columns: &[Column],
     events: &[Event],
 ) -> ColumnPlan {
@@ -38,10 +49,12 @@ pub(crate) fn plan_columns(
     let mut widened: HashMap<usize, ColumnType> = HashMap::new();
     let mut order: Vec<&str> = Vec::new();
     let mut dropped = 0u64;
+    let mut slots = Vec::with_capacity(events.iter().map(|e| e.fields.len()).sum());
     for e in events {
         for (k, v) in &e.fields {
             if k.is_empty() || k.len() > KEY_LEN_MAX {
                 dropped += 1;
+                slots.push(NO_COLUMN);
                 continue;
             }
             let ty = v.column_type();
@@ -51,13 +64,17 @@ pub(crate) fn plan_columns(
                 if w != cur {
                     widened.insert(i, w);
                 }
+                slots.push(i as u32);
             } else if let Some(slot) = new.get_mut(k.as_str()) {
                 slot.1 = widen(slot.1, ty);
+                slots.push((columns.len() + slot.0) as u32);
             } else if columns.len() + new.len() < ATTRIBUTE_COLUMNS_MAX {
+                slots.push((columns.len() + order.len()) as u32);
                 new.insert(k, (order.len(), ty));
                 order.push(k);
             } else {
                 dropped += 1;
+                slots.push(NO_COLUMN);
             }
         }
     }
@@ -75,6 +92,7 @@ pub(crate) fn plan_columns(
     ColumnPlan {
         changes,
         fields_dropped: dropped,
+        slots,
     }
 }
 
@@ -97,10 +115,10 @@ fn fixed_type(duck: &str) -> DataType {
     }
 }
 
-/// Builds the record batch. Every field must already have a column of a type that holds it
-/// (see [`plan_columns`]); fields without one (over the column cap) are skipped.
+/// Builds the record batch. `slots` is [`ColumnPlan::slots`] and every column it names must
+/// exist with a type that holds its values; fields without one are skipped.
 pub(crate) fn build(
-    index: &HashMap<String, usize>,
+    slots: &[u32],
     columns: &[Column],
     events: &[Event],
 ) -> Result<RecordBatch, StoreError> {
@@ -121,6 +139,7 @@ pub(crate) fn build(
     // Sparse attribute cells: (column, row, value).
     let mut cells: Vec<Vec<(usize, &Value)>> = vec![Vec::new(); columns.len()];
     let mut keys_buf = String::new();
+    let mut slot = slots.iter();
     for (row, e) in events.iter().enumerate() {
         dataset.append_value(&e.dataset);
         time.append_value(e.time_ns);
@@ -154,9 +173,10 @@ pub(crate) fn build(
         name.append_option(e.name.as_deref());
         service.append_option(e.service.as_deref());
         duration.append_option(e.duration_ms);
-        for (k, v) in &e.fields {
-            if let Some(&c) = index.get(k.as_str()) {
-                cells[c].push((row, v));
+        for (_, v) in &e.fields {
+            let c = slot.next().copied().unwrap_or(NO_COLUMN) as usize;
+            if let Some(cell) = cells.get_mut(c) {
+                cell.push((row, v));
             }
         }
     }

@@ -74,10 +74,11 @@ impl Default for StoreOptions {
 
 pub(crate) struct Writer {
     conn: Connection,
-    /// Columns already recorded in `dataset_columns`, by lowercased dataset.
-    seen: HashMap<String, std::collections::HashSet<String>>,
+    /// Columns already recorded in `dataset_columns`: by lowercased dataset, a flag per
+    /// attribute column position.
+    seen: HashMap<String, Vec<bool>>,
     /// Attribute column name → position among attribute columns.
-    index: HashMap<String, usize>,
+    index: batch::ColumnIndex,
     columns: Vec<Column>,
 }
 
@@ -200,12 +201,8 @@ impl DuckStore {
             .map_err(engine)?;
         }
         let columns = read_columns(&conn)?;
-        let seen = read_seen(&conn)?;
-        let index = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.clone(), i))
-            .collect();
+        let index = column_index(&columns);
+        let seen = read_seen(&conn, &index)?;
         let mut readers = Vec::new();
         for _ in 0..options.read_connections.max(1) {
             readers.push(conn.try_clone().map_err(engine)?);
@@ -285,21 +282,39 @@ fn poisoned() -> StoreError {
     StoreError::Engine("a store lock was poisoned by an earlier panic".into())
 }
 
+fn column_index(columns: &[Column]) -> batch::ColumnIndex {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.clone(), i))
+        .collect()
+}
+
 fn read_seen(
     conn: &Connection,
-) -> Result<HashMap<String, std::collections::HashSet<String>>, StoreError> {
+    index: &batch::ColumnIndex,
+) -> Result<HashMap<String, Vec<bool>>, StoreError> {
     let mut stmt = conn
         .prepare("SELECT dataset, name FROM dataset_columns")
         .map_err(engine)?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
         .map_err(engine)?;
-    let mut out: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+    let mut out: HashMap<String, Vec<bool>> = HashMap::new();
     for row in rows {
         let (d, c) = row.map_err(engine)?;
-        out.entry(d).or_default().insert(c);
+        if let Some(&i) = index.get(&c) {
+            mark(out.entry(d).or_default(), i);
+        }
     }
     Ok(out)
+}
+
+fn mark(flags: &mut Vec<bool>, i: usize) {
+    if flags.len() <= i {
+        flags.resize(i + 1, false);
+    }
+    flags[i] = true;
 }
 
 fn now_ns() -> i64 {
@@ -344,12 +359,8 @@ impl Store for DuckStore {
             // The transaction rolled back: forget columns it may have added.
             let _ = w.conn.execute_batch("ROLLBACK");
             let cols = read_columns(&w.conn)?;
-            w.seen = read_seen(&w.conn)?;
-            w.index = cols
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.name.clone(), i))
-                .collect();
+            w.index = column_index(&cols);
+            w.seen = read_seen(&w.conn, &w.index)?;
             w.columns = cols;
         }
         if let Ok(mut cat) = self.catalog.write() {
@@ -612,26 +623,30 @@ fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, Store
             }
         }
     }
-    // Record (dataset, column) pairs this batch writes for the first time. Lookups borrow;
-    // only new pairs allocate.
-    let mut fresh: Vec<(String, String)> = Vec::new();
+    // Record (dataset, column) pairs this batch writes for the first time: a flag lookup per
+    // field; only new pairs allocate.
+    let mut fresh: Vec<(String, usize)> = Vec::new();
     {
-        let empty = std::collections::HashSet::new();
+        let mut slot = plan.slots.iter();
         let mut cur_name: Option<&str> = None;
         let mut cur_lower = String::new();
-        let mut cur_set = &empty;
+        let mut cur_seen: &[bool] = &[];
         for e in events {
             if cur_name != Some(e.dataset.as_str()) {
                 cur_name = Some(e.dataset.as_str());
                 cur_lower = e.dataset.to_lowercase();
-                cur_set = w.seen.get(&cur_lower).unwrap_or(&empty);
+                cur_seen = w.seen.get(&cur_lower).map_or(&[], Vec::as_slice);
             }
-            for (k, _) in &e.fields {
-                if cur_set.contains(k.as_str()) || !w.index.contains_key(k) {
+            for _ in &e.fields {
+                let c = slot.next().copied().unwrap_or(batch::NO_COLUMN);
+                if c == batch::NO_COLUMN || cur_seen.get(c as usize).copied().unwrap_or(false) {
                     continue;
                 }
-                if !fresh.iter().any(|(d, c)| *d == cur_lower && c == k) {
-                    fresh.push((cur_lower.clone(), k.clone()));
+                if !fresh
+                    .iter()
+                    .any(|(d, i)| *i == c as usize && *d == cur_lower)
+                {
+                    fresh.push((cur_lower.clone(), c as usize));
                 }
             }
         }
@@ -643,12 +658,13 @@ fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, Store
             .prepare("INSERT OR IGNORE INTO dataset_columns VALUES (?, ?, ?)")
             .map_err(engine)?;
         for (d, c) in &fresh {
-            stmt.execute(duckdb::params![d, c, created])
+            let name = w.columns.get(*c).map_or("", |col| col.name.as_str());
+            stmt.execute(duckdb::params![d, name, created])
                 .map_err(engine)?;
         }
     }
     let t1 = std::time::Instant::now();
-    let record_batch = batch::build(&w.index, &w.columns, events)?;
+    let record_batch = batch::build(&plan.slots, &w.columns, events)?;
     let t2 = std::time::Instant::now();
     {
         let mut app = w.conn.appender("events").map_err(engine)?;
@@ -659,7 +675,7 @@ fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, Store
     w.conn.execute_batch("COMMIT").map_err(engine)?;
     let t4 = std::time::Instant::now();
     for (d, c) in fresh {
-        w.seen.entry(d).or_default().insert(c);
+        mark(w.seen.entry(d).or_default(), c);
     }
     let us = |a: std::time::Instant, b: std::time::Instant| (b - a).as_micros() as u64;
     Ok(InsertReport {
