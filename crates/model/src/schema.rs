@@ -17,6 +17,10 @@ pub const COL_TRACE_LO: &str = "__trace_lo";
 pub const COL_SPAN_ID: &str = "__span_id";
 pub const COL_PARENT_ID: &str = "__parent_id";
 pub const COL_RESOURCE_KEYS: &str = "__resource_keys";
+/// Ingest sequence number: the store numbers events in commit order, so a trace's spans can
+/// be found by a narrow range of it (see the store's trace index). NULL on events stored
+/// before the column existed.
+pub const COL_SEQ: &str = "__seq";
 
 /// Fixed columns that are also Honeycomb fields, under their Honeycomb names.
 pub const COL_NAME: &str = "name";

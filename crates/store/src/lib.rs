@@ -6,7 +6,7 @@
 
 mod duck;
 
-pub use duck::{DuckStore, StoreOptions};
+pub use duck::{DuckStore, StoreOptions, DB_FILE_NAME};
 
 use model::schema::Catalog;
 use model::{Event, TraceId, Value};

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use duckdb::arrow::array::{
-    new_null_array, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
-    StringBuilder, UInt8Builder,
+    new_null_array, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Array,
+    Int64Builder, StringBuilder, UInt8Builder,
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
@@ -121,6 +121,7 @@ pub(crate) fn build(
     slots: &[u32],
     columns: &[Column],
     events: &[Event],
+    first_seq: i64,
 ) -> Result<RecordBatch, StoreError> {
     let n = events.len();
     let mut dataset = StringBuilder::with_capacity(n, n * 16);
@@ -198,6 +199,9 @@ pub(crate) fn build(
         Arc::new(name.finish()),
         Arc::new(service.finish()),
         Arc::new(duration.finish()),
+        Arc::new(Int64Array::from_iter_values(
+            (0..n as i64).map(|i| first_seq + i),
+        )),
     ];
     debug_assert_eq!(arrays.len(), FIXED_COLUMNS.len());
 

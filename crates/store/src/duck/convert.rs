@@ -135,6 +135,7 @@ fn row_event(names: &[&str], cols: &[ArrayRef], r: usize) -> Event {
             schema::COL_SAMPLE_RATE => {
                 e.sample_rate = int(v).and_then(|x| u32::try_from(x).ok()).unwrap_or(1)
             }
+            schema::COL_SEQ => {}
             schema::COL_TRACE_HI => hi = int(v),
             schema::COL_TRACE_LO => lo = int(v),
             schema::COL_SPAN_ID => e.span_id = int(v).map(|x| SpanId::from_u64(x as u64)),

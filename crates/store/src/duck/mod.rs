@@ -4,6 +4,7 @@
 
 mod batch;
 mod convert;
+mod trace_index;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub(crate) const FIXED_COLUMNS: &[(&str, &str)] = &[
     (schema::COL_NAME, "VARCHAR"),
     (schema::COL_SERVICE, "VARCHAR"),
     (schema::COL_DURATION_MS, "DOUBLE"),
+    (schema::COL_SEQ, "BIGINT"),
 ];
 
 /// WAL size that triggers a checkpoint (our choice, measured: DuckDB's default 16 MiB makes
@@ -80,6 +82,8 @@ pub(crate) struct Writer {
     /// Attribute column name → position among attribute columns.
     index: batch::ColumnIndex,
     columns: Vec<Column>,
+    /// `__seq` of the next event committed.
+    next_seq: i64,
 }
 
 /// DuckDB-backed [`Store`].
@@ -92,6 +96,8 @@ pub struct DuckStore {
     dir: Option<PathBuf>,
     retention_default: u32,
     max_sample_rate: std::sync::atomic::AtomicU32,
+    /// Events stored before `__seq` existed (migrated stores): trace lookups also scan them.
+    unsequenced: std::sync::atomic::AtomicBool,
 }
 
 fn engine(e: duckdb::Error) -> StoreError {
@@ -193,6 +199,8 @@ impl DuckStore {
             fixed.join(", ")
         ));
         conn.execute_batch(&setup).map_err(engine)?;
+        conn.execute_batch(trace_index::CREATE).map_err(engine)?;
+        let unsequenced = add_seq_column(&conn)?;
         for (dataset, days) in &options.retention_days {
             conn.execute(
                 "INSERT OR REPLACE INTO retention VALUES (?, ?)",
@@ -208,6 +216,7 @@ impl DuckStore {
             readers.push(conn.try_clone().map_err(engine)?);
         }
         let spare = conn.try_clone().map_err(engine)?;
+        let next_seq = next_seq(&conn)?;
         Ok(Self {
             catalog: RwLock::new(Catalog {
                 columns: columns.clone(),
@@ -217,12 +226,14 @@ impl DuckStore {
                 seen,
                 index,
                 columns,
+                next_seq,
             }),
             readers: Mutex::new(readers),
             spare: Mutex::new(spare),
             dir,
             retention_default: options.retention_days_default,
             max_sample_rate: std::sync::atomic::AtomicU32::new(1),
+            unsequenced: std::sync::atomic::AtomicBool::new(unsequenced),
         })
         .and_then(|store| {
             let rows = store.run_sql("SELECT max(\"__sample_rate\") FROM events")?;
@@ -324,6 +335,78 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// Stores created before `__seq` existed get it, in its place among the fixed columns (the
+/// Arrow batches are built in that order), by copying `events` once. Returns whether the
+/// store holds events without a sequence number.
+fn add_seq_column(conn: &Connection) -> Result<bool, StoreError> {
+    let names: Vec<String> = {
+        let mut stmt = conn
+            .prepare("SELECT name, type FROM pragma_table_info('events') ORDER BY cid")
+            .map_err(engine)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(engine)?;
+        rows.collect::<Result<_, _>>().map_err(engine)?
+    };
+    if names.iter().any(|n| n == schema::COL_SEQ) {
+        let rows = conn
+            .prepare("SELECT count(*) FROM (SELECT 1 FROM events WHERE \"__seq\" IS NULL LIMIT 1)")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .map_err(engine)?;
+        return Ok(rows > 0);
+    }
+    let attrs = read_columns(conn)?;
+    let mut ddl: Vec<String> = FIXED_COLUMNS
+        .iter()
+        .map(|(n, t)| format!("{} {t}", ident(n)))
+        .collect();
+    let mut select: Vec<String> = FIXED_COLUMNS
+        .iter()
+        .map(|(n, _)| {
+            if *n == schema::COL_SEQ {
+                "NULL".to_string()
+            } else {
+                ident(n)
+            }
+        })
+        .collect();
+    for c in &attrs {
+        ddl.push(format!("{} {}", ident(&c.name), duck_type(c.ty)));
+        select.push(ident(&c.name));
+    }
+    tracing::info!(
+        "adding the {} column to the events table (one-time copy)",
+        schema::COL_SEQ
+    );
+    conn.execute_batch(&format!(
+        "BEGIN TRANSACTION;\
+         CREATE TABLE events_with_seq ({});\
+         INSERT INTO events_with_seq SELECT {} FROM events;\
+         DROP TABLE events;\
+         ALTER TABLE events_with_seq RENAME TO events;\
+         COMMIT;",
+        ddl.join(", "),
+        select.join(", ")
+    ))
+    .map_err(engine)?;
+    let rows = conn
+        .prepare("SELECT count(*) FROM events")
+        .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+        .map_err(engine)?;
+    Ok(rows > 0)
+}
+
+/// One past the largest sequence number in the store.
+fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
+    conn.prepare(
+        "SELECT greatest(\
+           (SELECT coalesce(max(\"__seq\"), -1) FROM events),\
+           (SELECT coalesce(max(seq_first + seq_len), -1) FROM trace_index)) + 1",
+    )
+    .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+    .map_err(engine)
+}
+
 fn read_columns(conn: &Connection) -> Result<Vec<Column>, StoreError> {
     let mut stmt = conn
         .prepare("SELECT name, type FROM pragma_table_info('events') ORDER BY cid")
@@ -332,9 +415,9 @@ fn read_columns(conn: &Connection) -> Result<Vec<Column>, StoreError> {
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
         .map_err(engine)?;
     let mut out = Vec::new();
-    for (i, row) in rows.enumerate() {
+    for row in rows {
         let (name, ty) = row.map_err(engine)?;
-        if i < FIXED_COLUMNS.len() {
+        if FIXED_COLUMNS.iter().any(|(f, _)| *f == name) {
             continue;
         }
         out.push(Column {
@@ -382,15 +465,41 @@ impl Store for DuckStore {
 
     fn trace(&self, id: TraceId) -> Result<Vec<Event>, StoreError> {
         let (hi, lo) = id.halves();
-        let sql = format!(
-            "SELECT * FROM events WHERE {} = {} AND {} = {} ORDER BY {}",
+        let same_id = format!(
+            "{} = {} AND {} = {}",
             ident(schema::COL_TRACE_LO),
             lo as i64,
             ident(schema::COL_TRACE_HI),
             hi as i64,
-            ident(schema::COL_TIME_NS)
         );
-        self.with_reader(|c| convert::query_events(c, &sql))
+        let seq = ident(schema::COL_SEQ);
+        let unsequenced = self.unsequenced.load(std::sync::atomic::Ordering::Relaxed);
+        self.with_reader(|c| {
+            let range = c
+                .prepare(&trace_index::range_sql(lo))
+                .and_then(|mut s| {
+                    s.query_row([], |r| {
+                        Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+                    })
+                })
+                .map_err(engine)?;
+            let mut parts = Vec::new();
+            if let (Some(first), Some(last)) = range {
+                parts.push(format!("{seq} BETWEEN {first} AND {last}"));
+            }
+            if unsequenced {
+                parts.push(format!("{seq} IS NULL"));
+            }
+            let mut out = Vec::new();
+            // One statement per part: an OR would hide the range from DuckDB's row-group
+            // statistics.
+            for part in parts {
+                let sql = format!("SELECT * FROM events WHERE {part} AND {same_id}");
+                out.extend(convert::query_events(c, &sql)?);
+            }
+            out.sort_by_key(|e| e.time_ns);
+            Ok(out)
+        })
     }
 
     fn run_sql(&self, sql: &str) -> Result<Rows, StoreError> {
@@ -451,6 +560,17 @@ impl Store for DuckStore {
                 )
                 .map_err(engine)?;
             deleted += n as u64;
+        }
+        if deleted > 0 {
+            // Index rows for events no longer stored. Entries of a dataset whose events
+            // remain while older ones of another dataset are gone stay until those go too;
+            // a stale entry only makes a lookup read a range that holds nothing.
+            w.conn
+                .execute_batch(
+                    "DELETE FROM trace_index WHERE seq_first + seq_len < \
+                     (SELECT coalesce(min(\"__seq\"), 9223372036854775807) FROM events)",
+                )
+                .map_err(engine)?;
         }
         Ok(deleted)
     }
@@ -664,11 +784,17 @@ fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, Store
         }
     }
     let t1 = std::time::Instant::now();
-    let record_batch = batch::build(&plan.slots, &w.columns, events)?;
+    let record_batch = batch::build(&plan.slots, &w.columns, events, w.next_seq)?;
+    let index_batch = trace_index::entries(events, w.next_seq)?;
     let t2 = std::time::Instant::now();
     {
         let mut app = w.conn.appender("events").map_err(engine)?;
         app.append_record_batch(record_batch).map_err(engine)?;
+        app.flush().map_err(engine)?;
+    }
+    if index_batch.num_rows() > 0 {
+        let mut app = w.conn.appender(trace_index::TABLE).map_err(engine)?;
+        app.append_record_batch(index_batch).map_err(engine)?;
         app.flush().map_err(engine)?;
     }
     let t3 = std::time::Instant::now();
@@ -677,6 +803,7 @@ fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, Store
     for (d, c) in fresh {
         mark(w.seen.entry(d).or_default(), c);
     }
+    w.next_seq += events.len() as i64;
     let us = |a: std::time::Instant, b: std::time::Instant| (b - a).as_micros() as u64;
     Ok(InsertReport {
         rows: events.len() as u64,
