@@ -55,6 +55,8 @@ pub struct PipelineStats {
 pub struct Pipeline {
     tx: mpsc::UnboundedSender<Job>,
     queued: Arc<AtomicUsize>,
+    /// Events that may wait at once; beyond it `submit` answers `Overloaded`.
+    queue_events_max: usize,
     pub stats: Arc<PipelineStats>,
 }
 
@@ -62,6 +64,15 @@ impl Pipeline {
     /// Starts the writer thread. It ends when every `Pipeline` clone is dropped and the queue
     /// is drained; join the handle to wait for the last commit.
     pub fn start(store: Arc<dyn Store>) -> (Self, std::thread::JoinHandle<()>) {
+        Self::start_with_queue_limit(store, QUEUE_EVENTS_MAX)
+    }
+
+    /// [`Pipeline::start`] with another queue bound (tests use a small one to reach
+    /// overload deterministically).
+    pub fn start_with_queue_limit(
+        store: Arc<dyn Store>,
+        queue_events_max: usize,
+    ) -> (Self, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
         let stats = Arc::new(PipelineStats::default());
@@ -73,7 +84,15 @@ impl Pipeline {
                 .spawn(move || writer_loop(store, rx, queued, stats))
                 .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"))
         };
-        (Self { tx, queued, stats }, handle)
+        (
+            Self {
+                tx,
+                queued,
+                queue_events_max,
+                stats,
+            },
+            handle,
+        )
     }
 
     /// Queues events and waits until they are committed.
@@ -85,7 +104,7 @@ impl Pipeline {
         // Reserve queue space or refuse.
         let mut cur = self.queued.load(Ordering::Relaxed);
         loop {
-            if cur + n > QUEUE_EVENTS_MAX && cur > 0 {
+            if cur + n > self.queue_events_max && cur > 0 {
                 self.stats.refused_overload.fetch_add(1, Ordering::Relaxed);
                 return Err(IngestError::Overloaded);
             }
