@@ -879,14 +879,12 @@ async fn bubbleup(
         })?;
         let exact = query::bubbleup::rank(&[], &totals);
         // Pass 2: value distributions, from a block sample when a side is large.
-        let sample = (exact.selection_count as f64 > query::bubbleup::SAMPLE_EVENTS_TARGET
-            || exact.baseline_count as f64 > query::bubbleup::SAMPLE_EVENTS_TARGET)
-            .then(|| {
-                (
-                    query::bubbleup::sample_percent(exact.selection_count),
-                    query::bubbleup::sample_percent(exact.baseline_count),
-                )
-            });
+        let scanned = exact.selection_count + exact.baseline_count;
+        let percents = (
+            query::bubbleup::sample_percent(exact.selection_count, scanned),
+            query::bubbleup::sample_percent(exact.baseline_count, scanned),
+        );
+        let sample = (percents.0 < 100.0 || percents.1 < 100.0).then_some(percents);
         let q = query::bubbleup::BubbleUpQuery {
             base: &base,
             selection,
