@@ -475,24 +475,29 @@ impl Store for DuckStore {
         let seq = ident(schema::COL_SEQ);
         let unsequenced = self.unsequenced.load(std::sync::atomic::Ordering::Relaxed);
         self.with_reader(|c| {
-            let range = c
-                .prepare(&trace_index::range_sql(lo))
-                .and_then(|mut s| {
-                    s.query_row([], |r| {
-                        Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
-                    })
-                })
-                .map_err(engine)?;
+            let rows: Vec<(i64, i64)> = {
+                let mut stmt = c.prepare(&trace_index::ranges_sql(lo)).map_err(engine)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(engine)?;
+                rows.collect::<Result<_, _>>().map_err(engine)?
+            };
             let mut parts = Vec::new();
-            if let (Some(first), Some(last)) = range {
-                parts.push(format!("{seq} BETWEEN {first} AND {last}"));
+            let ranges = trace_index::read_ranges(&rows);
+            if !ranges.is_empty() {
+                // DuckDB prunes row groups for each range of the OR.
+                let or: Vec<String> = ranges
+                    .iter()
+                    .map(|(a, b)| format!("{seq} BETWEEN {a} AND {b}"))
+                    .collect();
+                parts.push(format!("({})", or.join(" OR ")));
             }
             if unsequenced {
                 parts.push(format!("{seq} IS NULL"));
             }
             let mut out = Vec::new();
-            // One statement per part: an OR would hide the range from DuckDB's row-group
-            // statistics.
+            // One statement per part: an OR with IS NULL would hide the ranges from
+            // DuckDB's row-group statistics.
             for part in parts {
                 let sql = format!("SELECT * FROM events WHERE {part} AND {same_id}");
                 out.extend(convert::query_events(c, &sql)?);

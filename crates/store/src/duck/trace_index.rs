@@ -61,11 +61,54 @@ pub(crate) fn entries(events: &[Event], first_seq: i64) -> Result<RecordBatch, S
     RecordBatch::try_new(schema, arrays).map_err(|e| StoreError::Engine(e.to_string()))
 }
 
-/// The sequence range `[first, last]` holding every indexed event of the trace whose low
-/// half is `lo`, as one row of (min, max); NULLs when the trace is not indexed.
-pub(crate) fn range_sql(lo: u64) -> String {
+/// Index rows of the trace whose low half is `lo`, as (first `__seq`, length), in order; at
+/// most [`RANGES_READ_MAX`] + 1 of them.
+pub(crate) fn ranges_sql(lo: u64) -> String {
     format!(
-        "SELECT min(seq_first), max(seq_first + seq_len) FROM trace_index WHERE trace_lo = {}",
-        lo as i64
+        "SELECT seq_first, seq_len FROM trace_index WHERE trace_lo = {} ORDER BY seq_first LIMIT {}",
+        lo as i64,
+        RANGES_READ_MAX + 1
     )
+}
+
+/// Index rows a lookup turns into separate ranges (our choice: a trace written in more
+/// groups than this is read as one range from its first to its last event).
+pub(crate) const RANGES_READ_MAX: usize = 64;
+
+/// Ranges closer than this many events are read as one (our choice: DuckDB's vector size,
+/// the unit it reads anyway).
+const RANGE_MERGE_GAP: i64 = 2048;
+
+/// The inclusive `__seq` ranges to read for index rows `(first, len)` sorted by `first`:
+/// neighbours merged, and everything as one range when there are too many.
+pub(crate) fn read_ranges(rows: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for &(first, len) in rows {
+        let last = first.saturating_add(len.max(0));
+        match out.last_mut() {
+            Some(cur) if first <= cur.1.saturating_add(RANGE_MERGE_GAP) => cur.1 = cur.1.max(last),
+            _ => out.push((first, last)),
+        }
+    }
+    if out.len() > RANGES_READ_MAX {
+        let (first, last) = (out[0].0, out.iter().map(|r| r.1).max().unwrap_or(out[0].1));
+        return vec![(first, last)];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_merge_neighbours_and_collapse_when_many() {
+        assert_eq!(read_ranges(&[]), vec![]);
+        assert_eq!(
+            read_ranges(&[(10, 3), (100, 0), (5_000_000, 7)]),
+            vec![(10, 100), (5_000_000, 5_000_007)]
+        );
+        let many: Vec<(i64, i64)> = (0..100).map(|i| (i * 1_000_000, 1)).collect();
+        assert_eq!(read_ranges(&many), vec![(0, 99_000_001)]);
+    }
 }
