@@ -385,6 +385,7 @@ fn ingest(
     stop: Stop,
     pid: u32,
     smoke: bool,
+    time_limit: Duration,
 ) -> Result<loadgen::LoadReport> {
     let cfg = LoadConfig {
         protocol,
@@ -397,6 +398,7 @@ fn ingest(
             Duration::from_secs(2)
         },
         server_pid: Some(pid),
+        time_limit,
         ..LoadConfig::default()
     };
     rt.block_on(loadgen::run(cfg))
@@ -487,6 +489,7 @@ fn suite(a: SuiteArgs) -> Result<()> {
             Stop::After(ingest_for),
             s.pid(),
             a.smoke,
+            loadgen::runner::DEFAULT_TIME_LIMIT,
         )?;
         let rate = r.items_accepted_per_s;
         let detail = format!(
@@ -524,6 +527,8 @@ fn suite(a: SuiteArgs) -> Result<()> {
         Stop::Requests(spans_target.div_ceil(per_request)),
         s.pid(),
         true,
+        // Room for the whole load at 20k spans/s, within the load generator's 1 h cap.
+        Duration::from_secs((spans_target / 20_000).clamp(600, 3_500)),
     )?;
     let loaded = r.items_accepted;
     eprintln!(
@@ -677,6 +682,7 @@ fn suite(a: SuiteArgs) -> Result<()> {
         Stop::After(ingest_for),
         s.pid(),
         a.smoke,
+        loadgen::runner::DEFAULT_TIME_LIMIT,
     )?;
     stop_flag.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut qt = qthread.join().unwrap_or_default();
