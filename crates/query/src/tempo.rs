@@ -267,6 +267,33 @@ pub fn render_search(s: &TraceSearch, catalog: &Catalog, d: &dyn Dialect) -> Ren
     RenderedSearch { sql, warnings }
 }
 
+/// Where a search starts reading, most recent first (see [`search_slices`]).
+/// Each slice is this many times longer than the one before (our choice).
+const SLICE_GROWTH: i64 = 4;
+/// The first slice is the data's extent in the window divided by this (our choice).
+const FIRST_SLICE_DIVISOR: i64 = 64;
+
+/// Start times to search from, in order, for a search over `[s.start_ns, s.end_ns)` on data
+/// whose times span `[data_min, data_max]`: the most recent 1/64 of the data's extent, then
+/// 4× longer slices, and last `s.start_ns` itself. A search ordered by trace start, newest
+/// first, can stop at the first slice that already holds `limit` traces starting inside it:
+/// no trace starting earlier can rank above them. Most searches then read a small part of
+/// the window.
+pub fn search_slices(s: &TraceSearch, data_min: i64, data_max: i64) -> Vec<i64> {
+    let lo = s.start_ns.max(data_min);
+    let hi = s.end_ns.min(data_max.saturating_add(1));
+    let mut out = Vec::new();
+    if hi > lo {
+        let mut width = ((hi - lo) / FIRST_SLICE_DIVISOR).max(1);
+        while width < hi - lo {
+            out.push(hi - width);
+            width = width.saturating_mul(SLICE_GROWTH);
+        }
+    }
+    out.push(s.start_ns);
+    out
+}
+
 /// Tag names for `/api/search/tags`: the special keys plus every catalog column. No SQL.
 pub fn tag_names(catalog: &Catalog) -> Vec<String> {
     let mut names: Vec<String> = [COL_NAME, COL_SERVICE, "status"]
@@ -325,6 +352,22 @@ mod tests {
     use super::*;
     use crate::DuckDb;
     use model::schema::Column;
+
+    #[test]
+    fn slices_grow_from_the_newest_data_and_end_with_the_whole_window() {
+        let s = TraceSearch {
+            start_ns: 0,
+            end_ns: 1_000_000,
+            ..Default::default()
+        };
+        // Data only in [6400, 12800]: slices of 100, 400, 1600, 6400, then the window.
+        assert_eq!(
+            search_slices(&s, 6_400, 12_799),
+            vec![12_700, 12_400, 11_200, 0]
+        );
+        // No data in the window: search it whole.
+        assert_eq!(search_slices(&s, 2_000_000, 3_000_000), vec![0]);
+    }
 
     #[test]
     fn logfmt() {

@@ -241,12 +241,7 @@ async fn search(
             .clamp(1, SEARCH_LIMIT_MAX) as u32,
     };
     let store = s.store.clone();
-    let result = crate::blocking(move || {
-        let catalog = store.catalog();
-        let rendered = query::tempo::render_search(&search, &catalog, &query::DuckDb);
-        store.run_sql(&rendered.sql)
-    })
-    .await;
+    let result = crate::blocking(move || search_newest_first(store.as_ref(), &search)).await;
     let rows = match result {
         Ok(Ok(rows)) => rows,
         Ok(Err(e)) => {
@@ -257,6 +252,47 @@ async fn search(
     };
     let traces: Vec<_> = rows.iter().filter_map(|r| summary_from_row(r)).collect();
     Json(protocols::tempo::search_json(&traces)).into_response()
+}
+
+/// Runs a search over growing slices of the window, newest first, and stops at the first
+/// slice whose answer is already final (see `query::tempo::search_slices`).
+fn search_newest_first(
+    store: &dyn store::Store,
+    search: &query::tempo::TraceSearch,
+) -> Result<store::Rows, store::StoreError> {
+    let catalog = store.catalog();
+    let extent = store.run_sql(&format!(
+        "SELECT min(\"{t}\"), max(\"{t}\") FROM events WHERE \"{t}\" >= {} AND \"{t}\" < {}",
+        search.start_ns,
+        search.end_ns,
+        t = model::schema::COL_TIME_NS
+    ))?;
+    let int = |i: usize| match extent.first().and_then(|r| r.get(i)) {
+        Some(Some(model::Value::Int(v))) => Some(*v),
+        _ => None,
+    };
+    let slices = match (int(0), int(1)) {
+        (Some(lo), Some(hi)) => query::tempo::search_slices(search, lo, hi),
+        _ => vec![search.start_ns],
+    };
+    let limit = search.limit.max(1) as usize;
+    let mut rows = Vec::new();
+    for from in slices {
+        let slice = query::tempo::TraceSearch {
+            start_ns: from,
+            ..search.clone()
+        };
+        let rendered = query::tempo::render_search(&slice, &catalog, &query::DuckDb);
+        rows = store.run_sql(&rendered.sql)?;
+        let last_start = rows
+            .get(limit - 1)
+            .and_then(|r| summary_from_row(r))
+            .map(|t| t.start_ns);
+        if from <= search.start_ns || last_start.is_some_and(|t| t >= from) {
+            break;
+        }
+    }
+    Ok(rows)
 }
 
 fn tag_names(s: &AppState) -> Vec<String> {
