@@ -73,5 +73,6 @@ cd "$REPO"
 
 section "benchmark suite, smoke run (proves the suite works; measures nothing)"
 "$WAGGLE_BIN" bench suite --smoke
+"$WAGGLE_BIN" bench insert --spans 5000 --group 1000
 
 section "all tests passed"
