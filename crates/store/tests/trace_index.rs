@@ -108,3 +108,17 @@ fn a_store_from_before_the_index_is_migrated_and_its_traces_still_found() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_trace_written_in_more_groups_than_are_read_one_by_one_is_found_whole() {
+    let store = DuckStore::open_in_memory().unwrap();
+    let wanted: u128 = 0xabcdef;
+    for i in 0..100u64 {
+        let mut group = vec![span(wanted, i + 1, i as i64)];
+        // Noise between the groups so the ranges are far apart.
+        group.extend((0..3000u64).map(|j| span(u128::from(i * 10_000 + j + 1) << 64, j, 0)));
+        store.insert(&group).unwrap();
+    }
+    let got = store.trace(TraceId(wanted.to_be_bytes())).unwrap();
+    assert_eq!(span_ids(&got), (1..=100).collect::<Vec<u64>>());
+}

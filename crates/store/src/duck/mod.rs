@@ -483,7 +483,17 @@ impl Store for DuckStore {
                 rows.collect::<Result<_, _>>().map_err(engine)?
             };
             let mut parts = Vec::new();
-            let ranges = trace_index::read_ranges(&rows);
+            let mut ranges = trace_index::read_ranges(&rows);
+            if rows.len() > trace_index::RANGES_READ_MAX {
+                // Too many to read one by one: one range, first to last.
+                let last = c
+                    .prepare(&trace_index::last_sql(lo))
+                    .and_then(|mut s| s.query_row([], |r| r.get::<_, Option<i64>>(0)))
+                    .map_err(engine)?;
+                if let (Some(&(first, _)), Some(last)) = (rows.first(), last) {
+                    ranges = vec![(first, last)];
+                }
+            }
             if !ranges.is_empty() {
                 // DuckDB prunes row groups for each range of the OR.
                 let or: Vec<String> = ranges

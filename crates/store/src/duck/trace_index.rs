@@ -72,15 +72,24 @@ pub(crate) fn ranges_sql(lo: u64) -> String {
 }
 
 /// Index rows a lookup turns into separate ranges (our choice: a trace written in more
-/// groups than this is read as one range from its first to its last event).
+/// groups than this is read as one range from its first to its last event, see
+/// [`last_sql`]).
 pub(crate) const RANGES_READ_MAX: usize = 64;
+
+/// The last `__seq` of the trace whose low half is `lo`, as one row.
+pub(crate) fn last_sql(lo: u64) -> String {
+    format!(
+        "SELECT max(seq_first + seq_len) FROM trace_index WHERE trace_lo = {}",
+        lo as i64
+    )
+}
 
 /// Ranges closer than this many events are read as one (our choice: DuckDB's vector size,
 /// the unit it reads anyway).
 const RANGE_MERGE_GAP: i64 = 2048;
 
-/// The inclusive `__seq` ranges to read for index rows `(first, len)` sorted by `first`:
-/// neighbours merged, and everything as one range when there are too many.
+/// The inclusive `__seq` ranges to read for index rows `(first, len)` sorted by `first`,
+/// neighbours merged.
 pub(crate) fn read_ranges(rows: &[(i64, i64)]) -> Vec<(i64, i64)> {
     let mut out: Vec<(i64, i64)> = Vec::new();
     for &(first, len) in rows {
@@ -90,10 +99,6 @@ pub(crate) fn read_ranges(rows: &[(i64, i64)]) -> Vec<(i64, i64)> {
             _ => out.push((first, last)),
         }
     }
-    if out.len() > RANGES_READ_MAX {
-        let (first, last) = (out[0].0, out.iter().map(|r| r.1).max().unwrap_or(out[0].1));
-        return vec![(first, last)];
-    }
     out
 }
 
@@ -102,13 +107,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ranges_merge_neighbours_and_collapse_when_many() {
+    fn ranges_merge_neighbours() {
         assert_eq!(read_ranges(&[]), vec![]);
         assert_eq!(
             read_ranges(&[(10, 3), (100, 0), (5_000_000, 7)]),
             vec![(10, 100), (5_000_000, 5_000_007)]
         );
-        let many: Vec<(i64, i64)> = (0..100).map(|i| (i * 1_000_000, 1)).collect();
-        assert_eq!(read_ranges(&many), vec![(0, 99_000_001)]);
     }
 }
