@@ -26,37 +26,14 @@ pub enum ResultError {
     Bucket { row: usize },
 }
 
-/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm, public domain).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// RFC 3339 UTC text for Unix nanoseconds (`2021-04-09T14:16:00Z`; fraction only when
 /// not a whole second).
 pub fn rfc3339(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let frac = ns.rem_euclid(1_000_000_000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    let base = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    );
-    if frac == 0 {
-        format!("{base}Z")
+    let t = chrono::DateTime::from_timestamp_nanos(ns);
+    if ns.rem_euclid(1_000_000_000) == 0 {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
     } else {
-        format!("{base}.{frac:09}Z")
+        t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
     }
 }
 
