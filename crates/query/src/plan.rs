@@ -930,19 +930,7 @@ mod tests {
     }
 
     fn plan(json: &str) -> Plan {
-        let spec = QuerySpec::from_json_str(json).unwrap();
-        let cat = catalog();
-        Plan::from_spec(
-            &spec,
-            &PlanContext {
-                dataset: "api",
-                catalog: &cat,
-                now_s: 1_700_000_000,
-                limit_override: None,
-                derived: &[],
-            },
-        )
-        .unwrap()
+        plan_with(json, &[]).unwrap()
     }
 
     #[test]
