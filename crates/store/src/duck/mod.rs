@@ -339,21 +339,19 @@ fn now_ns() -> i64 {
 /// Arrow batches are built in that order), by copying `events` once. Returns whether the
 /// store holds events without a sequence number.
 fn add_seq_column(conn: &Connection) -> Result<bool, StoreError> {
-    let names: Vec<String> = {
-        let mut stmt = conn
-            .prepare("SELECT name, type FROM pragma_table_info('events') ORDER BY cid")
-            .map_err(engine)?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(engine)?;
-        rows.collect::<Result<_, _>>().map_err(engine)?
-    };
-    if names.iter().any(|n| n == schema::COL_SEQ) {
-        let rows = conn
-            .prepare("SELECT count(*) FROM (SELECT 1 FROM events WHERE \"__seq\" IS NULL LIMIT 1)")
-            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
-            .map_err(engine)?;
-        return Ok(rows > 0);
+    let has_seq = query_i64(
+        conn,
+        &format!(
+            "SELECT count(*) FROM pragma_table_info('events') WHERE name = {}",
+            literal(schema::COL_SEQ)
+        ),
+    )? > 0;
+    if has_seq {
+        let unsequenced = query_i64(
+            conn,
+            "SELECT count(*) FROM (SELECT 1 FROM events WHERE \"__seq\" IS NULL LIMIT 1)",
+        )?;
+        return Ok(unsequenced > 0);
     }
     let attrs = read_columns(conn)?;
     let mut ddl: Vec<String> = FIXED_COLUMNS
@@ -389,22 +387,24 @@ fn add_seq_column(conn: &Connection) -> Result<bool, StoreError> {
         select.join(", ")
     ))
     .map_err(engine)?;
-    let rows = conn
-        .prepare("SELECT count(*) FROM events")
-        .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
-        .map_err(engine)?;
-    Ok(rows > 0)
+    Ok(query_i64(conn, "SELECT count(*) FROM events")? > 0)
 }
 
 /// One past the largest sequence number in the store.
 fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
-    conn.prepare(
+    query_i64(
+        conn,
         "SELECT greatest(\
            (SELECT coalesce(max(\"__seq\"), -1) FROM events),\
            (SELECT coalesce(max(seq_first + seq_len), -1) FROM trace_index)) + 1",
     )
-    .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
-    .map_err(engine)
+}
+
+/// The one integer a query returns.
+fn query_i64(conn: &Connection, sql: &str) -> Result<i64, StoreError> {
+    conn.prepare(sql)
+        .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+        .map_err(engine)
 }
 
 fn read_columns(conn: &Connection) -> Result<Vec<Column>, StoreError> {
