@@ -267,6 +267,18 @@ pub fn render_search(s: &TraceSearch, catalog: &Catalog, d: &dyn Dialect) -> Ren
     RenderedSearch { sql, warnings }
 }
 
+/// SQL for the (min, max) event time inside a search's window: the extent
+/// [`search_slices`] divides.
+pub fn render_extent(s: &TraceSearch, d: &dyn Dialect) -> String {
+    let t = d.ident(COL_TIME_NS);
+    format!(
+        "SELECT MIN({t}), MAX({t}) FROM {} WHERE {t} >= {} AND {t} < {}",
+        d.ident(EVENTS_TABLE),
+        d.int(s.start_ns),
+        d.int(s.end_ns)
+    )
+}
+
 /// Where a search starts reading, most recent first (see [`search_slices`]).
 /// Each slice is this many times longer than the one before (our choice).
 const SLICE_GROWTH: i64 = 4;

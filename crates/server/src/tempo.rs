@@ -261,12 +261,7 @@ fn search_newest_first(
     search: &query::tempo::TraceSearch,
 ) -> Result<store::Rows, store::StoreError> {
     let catalog = store.catalog();
-    let extent = store.run_sql(&format!(
-        "SELECT min(\"{t}\"), max(\"{t}\") FROM events WHERE \"{t}\" >= {} AND \"{t}\" < {}",
-        search.start_ns,
-        search.end_ns,
-        t = model::schema::COL_TIME_NS
-    ))?;
+    let extent = store.run_sql(&query::tempo::render_extent(search, &query::DuckDb))?;
     let int = |i: usize| match extent.first().and_then(|r| r.get(i)) {
         Some(Some(model::Value::Int(v))) => Some(*v),
         _ => None,
