@@ -4,7 +4,7 @@
 //! traces and memory stays bounded by the number of nodes and edges, not traces.
 
 use super::summary::inferred_service;
-use super::view::{by_trace, dedup_spans, Flags, Tree};
+use super::view::{by_trace, dedup_spans, Span, Tree};
 use model::Event;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -113,8 +113,8 @@ impl Stats {
         }
     }
 
-    fn record(&mut self, flags: Flags, start: f64, end: f64) {
-        let d = (end - start).max(0.0);
+    fn record(&mut self, span: &Span) {
+        let (flags, start, end, d) = (span.flags, span.start_s, span.end_s, span.duration_s());
         let s = &mut self.s;
         s.total_count += 1;
         s.total_response_time += d;
@@ -197,7 +197,7 @@ impl ServiceGraphBuilder {
         Some(self.nodes.len() - 1)
     }
 
-    fn edge(&mut self, from: usize, to: usize, flags: Flags, start: f64, end: f64) {
+    fn edge(&mut self, from: usize, to: usize, span: &Span) {
         let key = (from, to);
         if !self.edges.contains_key(&key) {
             if self.edges.len() >= GRAPH_EDGES_MAX {
@@ -208,7 +208,7 @@ impl ServiceGraphBuilder {
             self.edge_order.push(key);
         }
         if let Some(e) = self.edges.get_mut(&key) {
-            e.record(flags, start, end);
+            e.record(span);
         }
     }
 
@@ -235,11 +235,11 @@ impl ServiceGraphBuilder {
                 continue;
             };
             *slot = Some(ni);
-            self.nodes[ni].stats.record(s.flags, s.start_s, s.end_s);
+            self.nodes[ni].stats.record(s);
             if tree.parent_ix[i].is_none() {
                 self.nodes[ni].root = true;
                 self.client_seen = true;
-                self.edge(CLIENT, ni, s.flags, s.start_s, s.end_s);
+                self.edge(CLIENT, ni, s);
             }
         }
         for i in 0..n {
@@ -253,7 +253,7 @@ impl ServiceGraphBuilder {
                 continue;
             };
             let s = &tree.spans[i];
-            self.edge(from, to, s.flags, s.start_s, s.end_s);
+            self.edge(from, to, s);
         }
         // Outgoing calls with no traced downstream: inferred nodes.
         for i in 0..n {
@@ -267,8 +267,8 @@ impl ServiceGraphBuilder {
             let Some(to) = self.node(&sid.name, sid.type_) else {
                 continue;
             };
-            self.nodes[to].stats.record(s.flags, s.start_s, s.end_s);
-            self.edge(from, to, s.flags, s.start_s, s.end_s);
+            self.nodes[to].stats.record(s);
+            self.edge(from, to, s);
         }
     }
 

@@ -141,6 +141,8 @@ pub(crate) struct Span<'a> {
     pub start_s: f64,
     /// Start + duration; the start while in progress.
     pub end_s: f64,
+    /// `duration_ms` in seconds (not `end_s - start_s`, which loses digits at epoch scale).
+    pub dur_s: f64,
     pub in_progress: bool,
     pub xray: bool,
     /// X-Ray `type: segment` (for OTLP spans: decided by the tree).
@@ -153,7 +155,7 @@ pub(crate) struct Span<'a> {
 
 impl Span<'_> {
     pub fn duration_s(&self) -> f64 {
-        (self.end_s - self.start_s).max(0.0)
+        self.dur_s
     }
 
     /// A call out of the service: X-Ray namespace `remote`/`aws`, or OTLP client/producer.
@@ -242,12 +244,13 @@ pub(crate) fn span_of(ev: &Event) -> Option<Span<'_>> {
     let http = http_view(ev);
     let start_s = ev.time_ns as f64 / 1e9;
     let in_prog = in_progress(ev);
-    let end_s = start_s
-        + ev.duration_ms
-            .filter(|d| d.is_finite())
-            .unwrap_or(0.0)
-            .max(0.0)
-            / 1000.0;
+    let dur_s = ev
+        .duration_ms
+        .filter(|d| d.is_finite())
+        .unwrap_or(0.0)
+        .max(0.0)
+        / 1000.0;
+    let end_s = start_s + dur_s;
     let xray = is_xray(ev);
     Some(Span {
         ev,
@@ -256,6 +259,7 @@ pub(crate) fn span_of(ev: &Event) -> Option<Span<'_>> {
         service: ev.service.clone().unwrap_or_else(|| ev.dataset.clone()),
         start_s,
         end_s,
+        dur_s,
         in_progress: in_prog,
         xray,
         xray_segment: xray && str_field(ev, f::TYPE) == Some("segment"),
