@@ -1,7 +1,7 @@
 //! A tiny SigV4 signer for tests only: composes the public signing steps of
 //! `waggle_protocols::aws::sigv4` the way botocore's `SigV4Auth` does (sign every header given,
 //! names lower-cased and sorted).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use waggle_protocols::aws::sigv4::{self, Payload, Request};
 
