@@ -1,6 +1,7 @@
 //! Wire protocols: one module per protocol (decode, translate to `model::Event`, encode
 //! native responses and errors, limits). Pure: no I/O.
 
+pub mod aws;
 pub mod body;
 pub mod honeycomb;
 pub mod otlp;
