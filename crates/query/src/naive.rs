@@ -310,7 +310,46 @@ pub fn matches(p: &Predicate, e: &Event, ctx: &Ctx<'_>) -> bool {
                     && matches(predicate, s, ctx)
             })
         }
+        Predicate::Edge { parent, child } => trace_spans(e, ctx).any(|c| {
+            matches(child, c, ctx)
+                && c.parent_id.is_some_and(|pid| {
+                    trace_spans(c, ctx).any(|p| p.span_id == Some(pid) && matches(parent, p, ctx))
+                })
+        }),
+        Predicate::TraceDuration { op, ms } => trace_duration_ms(e, ctx)
+            .and_then(|d| d.partial_cmp(ms))
+            .is_some_and(|o| op.holds(o)),
     }
+}
+
+/// The spans of `e`'s trace inside the widened window (none without a trace id).
+fn trace_spans<'a>(e: &Event, ctx: &Ctx<'a>) -> impl Iterator<Item = &'a Event> {
+    let tid = e.trace_id;
+    let lo = ctx.start_ns.saturating_sub(TRACE_LOOKAROUND_NS);
+    let hi = ctx.end_ns.saturating_add(TRACE_LOOKAROUND_NS);
+    ctx.events.iter().filter(move |s| {
+        tid.is_some()
+            && s.trace_id == tid
+            && s.kind == SignalKind::Span
+            && s.time_ns >= lo
+            && s.time_ns < hi
+    })
+}
+
+/// [`Predicate::TraceDuration`]'s duration of `e`'s trace.
+pub fn trace_duration_ms(e: &Event, ctx: &Ctx<'_>) -> Option<f64> {
+    let mut start: Option<i64> = None;
+    let mut end: Option<i64> = None;
+    for s in trace_spans(e, ctx) {
+        start = Some(start.map_or(s.time_ns, |x| x.min(s.time_ns)));
+        let d = (s.duration_ms.unwrap_or(0.0) * 1e6).trunc();
+        if (-I64_BOUND..I64_BOUND).contains(&d) {
+            if let Some(t) = s.time_ns.checked_add(d as i64) {
+                end = Some(end.map_or(t, |x| x.max(t)));
+            }
+        }
+    }
+    Some((end?.checked_sub(start?)?) as f64 / 1e6)
 }
 
 /// Whether `e` is in the plan's window and dataset.
