@@ -290,7 +290,7 @@ impl Compiler<'_, '_> {
             Expr::Bool { keyword, op, value } => {
                 let (p, trace) = self.bool_keyword(*keyword)?;
                 let want = (*op == EqOp::Eq) == *value;
-                at(scope, trace, negate_if(!want, p))
+                negate_if(!want, at(scope, trace, p))
             }
             Expr::Number { keyword, op, value } => {
                 let ne = *op == NumOp::Ne;
@@ -305,12 +305,12 @@ impl Compiler<'_, '_> {
                     NumberKeyword::ResponseTime | NumberKeyword::Duration => {
                         let c = self.col(COL_DURATION_MS);
                         let p = compare(&c, cmp_op(*op), &Value::Float(value * 1000.0));
-                        at(scope, TraceScope::Root, negate_if(ne, p))
+                        negate_if(ne, at(scope, TraceScope::Root, p))
                     }
                     NumberKeyword::HttpStatus => {
                         let v = number(*value);
                         let p = self.status(|c| compare(c, cmp_op(*op), &v));
-                        at(scope, TraceScope::Root, negate_if(ne, p))
+                        negate_if(ne, at(scope, TraceScope::Root, p))
                     }
                     NumberKeyword::Index | NumberKeyword::Coverage => {
                         return Err(FilterError::Unsupported(format!(
@@ -322,30 +322,31 @@ impl Compiler<'_, '_> {
             }
             Expr::String { keyword, test } => {
                 let (fields, trace) = Self::string_fields(*keyword);
-                let p = match test {
-                    StringTest::IsSet => self.fallback(fields, exists),
+                match test {
+                    StringTest::IsSet => at(scope, trace, self.fallback(fields, exists)),
                     StringTest::Compare(op, s) => negate_if(
                         *op == StrOp::Ne,
-                        self.fallback(fields, |c| string_test(c, *op, s)),
+                        at(
+                            scope,
+                            trace,
+                            self.fallback(fields, |c| string_test(c, *op, s)),
+                        ),
                     ),
-                };
-                at(scope, trace, p)
+                }
             }
             Expr::Annotation { key, test } => {
                 let c = self.col(&format!("annotation.{key}"));
-                let p = match test {
-                    AnnotationTest::IsSet => exists(&c),
+                let (ne, p) = match test {
+                    AnnotationTest::IsSet => (false, exists(&c)),
                     AnnotationTest::Bool(op, b) => {
-                        negate_if(*op == EqOp::Ne, compare(&c, CmpOp::Eq, &Value::Bool(*b)))
+                        (*op == EqOp::Ne, compare(&c, CmpOp::Eq, &Value::Bool(*b)))
                     }
                     AnnotationTest::Number(op, v) => {
-                        negate_if(*op == NumOp::Ne, compare(&c, cmp_op(*op), &number(*v)))
+                        (*op == NumOp::Ne, compare(&c, cmp_op(*op), &number(*v)))
                     }
-                    AnnotationTest::Str(op, s) => {
-                        negate_if(*op == StrOp::Ne, string_test(&c, *op, s))
-                    }
+                    AnnotationTest::Str(op, s) => (*op == StrOp::Ne, string_test(&c, *op, s)),
                 };
-                at(scope, TraceScope::Any, p)
+                negate_if(ne, at(scope, TraceScope::Any, p))
             }
             Expr::Service { node, filter } => {
                 let mut parts = vec![node.as_ref().map_or(Predicate::True, |n| self.node(n))];

@@ -44,9 +44,9 @@
 //!   service `a` ([`Predicate::Edge`](crate::plan::Predicate::Edge)), or — for a callee X-Ray infers (DynamoDB, an HTTP API
 //!   without X-Ray) — a span of `a` named `b` with `aws.xray.namespace` `aws` or `remote`
 //!   satisfies `f`.
-//! - `!=` is "not `=`": a trace without the field matches `http.status != 200` (the plan's
-//!   two-valued semantics). `kw = false` is about the root span (`Trace{Root, ¬p}`), `!kw` about
-//!   the trace (`¬Trace{Root, p}`); they differ only for a trace without a root span.
+//! - `!=` and `= false` are "not `=`" of the whole trace: `http.status != 200` = the root span
+//!   does not have status 200 (a trace whose root has no status matches: the plan's two-valued
+//!   semantics), `annotation.age != 30` = no span has `age` 30, `ok = false` = `!ok`.
 //! - `group.name = "g"` / `group.arn = "…"` compile the group's expression, which the caller
 //!   looks up ([`CompileContext::groups`]).
 
