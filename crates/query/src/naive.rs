@@ -874,6 +874,60 @@ mod tests {
         );
     }
 
+    #[test]
+    fn edge_and_trace_duration() {
+        use crate::plan::{CmpOp, TraceScope};
+        let tid = TraceId::parse("0af7651916cd43dd8448eb211c80319c").unwrap();
+        let span = |id: u64, parent: Option<u64>, t: i64, route: &str, dur: f64| {
+            let mut e = ev(t, route, 200, dur, 1);
+            e.trace_id = Some(tid);
+            e.span_id = Some(SpanId::from_u64(id));
+            e.parent_id = parent.map(SpanId::from_u64);
+            e
+        };
+        // /a (10 s .. 12 s) → /b (11 s .. 14.5 s); /c is a second root.
+        let evs = vec![
+            span(1, None, 10, "/a", 2000.0),
+            span(2, Some(1), 11, "/b", 3500.0),
+            span(3, None, 12, "/c", 1.0),
+        ];
+        let route = |r: &str| {
+            Box::new(crate::plan::compare(
+                &crate::plan::resolve_column("route", &catalog(), &mut Vec::new()),
+                CmpOp::Eq,
+                &Value::Str(r.into()),
+            ))
+        };
+        let ctx = Ctx {
+            events: &evs,
+            start_ns: 0,
+            end_ns: 100 * NS_PER_S,
+        };
+        let edge = |p: &str, c: &str| Predicate::Edge {
+            parent: route(p),
+            child: route(c),
+        };
+        assert!(matches(&edge("/a", "/b"), &evs[2], &ctx));
+        assert!(!matches(&edge("/b", "/a"), &evs[0], &ctx));
+        assert!(!matches(&edge("/c", "/b"), &evs[0], &ctx));
+        assert_eq!(trace_duration_ms(&evs[0], &ctx), Some(4500.0));
+        let dur = |op, ms| Predicate::TraceDuration { op, ms };
+        assert!(matches(&dur(CmpOp::Ge, 4500.0), &evs[1], &ctx));
+        assert!(!matches(&dur(CmpOp::Gt, 4500.0), &evs[1], &ctx));
+        // Outside the widened window nothing of the trace is seen.
+        let far = Ctx {
+            events: &evs,
+            start_ns: 10_000 * NS_PER_S,
+            end_ns: 20_000 * NS_PER_S,
+        };
+        assert!(!matches(&dur(CmpOp::Ge, 0.0), &evs[1], &far));
+        let any = Predicate::Trace {
+            scope: TraceScope::Any,
+            predicate: route("/b"),
+        };
+        assert!(matches(&any, &evs[0], &ctx));
+    }
+
     /// Evaluates `expr` as a derived column on `e` (catalog: route string, code int).
     fn derive(expr: &str, e: &Event) -> Option<Value> {
         let spec = QuerySpec::from_json(&serde_json::json!({

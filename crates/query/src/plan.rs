@@ -1,5 +1,5 @@
-//! The one logical query plan every query language compiles to (Honeycomb specs now, X-Ray
-//! filter expressions and CloudWatch filter patterns later), and the Honeycomb spec → plan
+//! The one logical query plan every query language compiles to (Honeycomb specs, X-Ray
+//! filter expressions, CloudWatch filter patterns later), and the Honeycomb spec → plan
 //! compiler. Column references are resolved against the store's [`Catalog`] here, so
 //! renderers and the naive evaluator never guess types.
 //!
