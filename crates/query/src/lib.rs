@@ -18,6 +18,7 @@ pub mod results;
 pub mod spec;
 pub mod sql;
 pub mod tempo;
+pub mod xray;
 
 pub use dialect::{Dialect, DuckDb};
 pub use plan::{Plan, PlanError};

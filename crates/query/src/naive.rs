@@ -310,7 +310,46 @@ pub fn matches(p: &Predicate, e: &Event, ctx: &Ctx<'_>) -> bool {
                     && matches(predicate, s, ctx)
             })
         }
+        Predicate::Edge { parent, child } => trace_spans(e, ctx).any(|c| {
+            matches(child, c, ctx)
+                && c.parent_id.is_some_and(|pid| {
+                    trace_spans(c, ctx).any(|p| p.span_id == Some(pid) && matches(parent, p, ctx))
+                })
+        }),
+        Predicate::TraceDuration { op, ms } => trace_duration_ms(e, ctx)
+            .and_then(|d| d.partial_cmp(ms))
+            .is_some_and(|o| op.holds(o)),
     }
+}
+
+/// The spans of `e`'s trace inside the widened window (none without a trace id).
+fn trace_spans<'a>(e: &Event, ctx: &Ctx<'a>) -> impl Iterator<Item = &'a Event> {
+    let tid = e.trace_id;
+    let lo = ctx.start_ns.saturating_sub(TRACE_LOOKAROUND_NS);
+    let hi = ctx.end_ns.saturating_add(TRACE_LOOKAROUND_NS);
+    ctx.events.iter().filter(move |s| {
+        tid.is_some()
+            && s.trace_id == tid
+            && s.kind == SignalKind::Span
+            && s.time_ns >= lo
+            && s.time_ns < hi
+    })
+}
+
+/// [`Predicate::TraceDuration`]'s duration of `e`'s trace.
+pub fn trace_duration_ms(e: &Event, ctx: &Ctx<'_>) -> Option<f64> {
+    let mut start: Option<i64> = None;
+    let mut end: Option<i64> = None;
+    for s in trace_spans(e, ctx) {
+        start = Some(start.map_or(s.time_ns, |x| x.min(s.time_ns)));
+        let d = (s.duration_ms.unwrap_or(0.0) * 1e6).trunc();
+        if (-I64_BOUND..I64_BOUND).contains(&d) {
+            if let Some(t) = s.time_ns.checked_add(d as i64) {
+                end = Some(end.map_or(t, |x| x.max(t)));
+            }
+        }
+    }
+    Some((end?.checked_sub(start?)?) as f64 / 1e6)
 }
 
 /// Whether `e` is in the plan's window and dataset.
@@ -833,6 +872,60 @@ mod tests {
                 Some(Value::Int(1))
             ]]
         );
+    }
+
+    #[test]
+    fn edge_and_trace_duration() {
+        use crate::plan::{CmpOp, TraceScope};
+        let tid = TraceId::parse("0af7651916cd43dd8448eb211c80319c").unwrap();
+        let span = |id: u64, parent: Option<u64>, t: i64, route: &str, dur: f64| {
+            let mut e = ev(t, route, 200, dur, 1);
+            e.trace_id = Some(tid);
+            e.span_id = Some(SpanId::from_u64(id));
+            e.parent_id = parent.map(SpanId::from_u64);
+            e
+        };
+        // /a (10 s .. 12 s) → /b (11 s .. 14.5 s); /c is a second root.
+        let evs = vec![
+            span(1, None, 10, "/a", 2000.0),
+            span(2, Some(1), 11, "/b", 3500.0),
+            span(3, None, 12, "/c", 1.0),
+        ];
+        let route = |r: &str| {
+            Box::new(crate::plan::compare(
+                &crate::plan::resolve_column("route", &catalog(), &mut Vec::new()),
+                CmpOp::Eq,
+                &Value::Str(r.into()),
+            ))
+        };
+        let ctx = Ctx {
+            events: &evs,
+            start_ns: 0,
+            end_ns: 100 * NS_PER_S,
+        };
+        let edge = |p: &str, c: &str| Predicate::Edge {
+            parent: route(p),
+            child: route(c),
+        };
+        assert!(matches(&edge("/a", "/b"), &evs[2], &ctx));
+        assert!(!matches(&edge("/b", "/a"), &evs[0], &ctx));
+        assert!(!matches(&edge("/c", "/b"), &evs[0], &ctx));
+        assert_eq!(trace_duration_ms(&evs[0], &ctx), Some(4500.0));
+        let dur = |op, ms| Predicate::TraceDuration { op, ms };
+        assert!(matches(&dur(CmpOp::Ge, 4500.0), &evs[1], &ctx));
+        assert!(!matches(&dur(CmpOp::Gt, 4500.0), &evs[1], &ctx));
+        // Outside the widened window nothing of the trace is seen.
+        let far = Ctx {
+            events: &evs,
+            start_ns: 10_000 * NS_PER_S,
+            end_ns: 20_000 * NS_PER_S,
+        };
+        assert!(!matches(&dur(CmpOp::Ge, 0.0), &evs[1], &far));
+        let any = Predicate::Trace {
+            scope: TraceScope::Any,
+            predicate: route("/b"),
+        };
+        assert!(matches(&any, &evs[0], &ctx));
     }
 
     /// Evaluates `expr` as a derived column on `e` (catalog: route string, code int).

@@ -1,5 +1,5 @@
-//! The one logical query plan every query language compiles to (Honeycomb specs now, X-Ray
-//! filter expressions and CloudWatch filter patterns later), and the Honeycomb spec → plan
+//! The one logical query plan every query language compiles to (Honeycomb specs, X-Ray
+//! filter expressions, CloudWatch filter patterns later), and the Honeycomb spec → plan
 //! compiler. Column references are resolved against the store's [`Catalog`] here, so
 //! renderers and the naive evaluator never guess types.
 //!
@@ -194,6 +194,23 @@ pub enum Predicate {
     Trace {
         scope: TraceScope,
         predicate: Box<Predicate>,
+    },
+    /// The event belongs to a trace in which some span satisfies `child` and that span's
+    /// parent span (same trace, its `__span_id` = the child's `__parent_id`) satisfies
+    /// `parent`: a caller → callee edge (X-Ray `edge("a", "b") { … }`). Both spans are looked
+    /// for like [`Predicate::Trace`]'s (spans only, query window ± [`TRACE_LOOKAROUND_NS`]).
+    Edge {
+        parent: Box<Predicate>,
+        child: Box<Predicate>,
+    },
+    /// The duration of the event's trace, in milliseconds, compares with `ms` by `op`.
+    /// Duration = latest span end − earliest span start over the trace's spans found like
+    /// [`Predicate::Trace`]'s; a span ends at `time + trunc(duration_ms × 10⁶)` ns (no
+    /// duration: at its start; an end that does not fit 64 bits is ignored). False for events
+    /// without a trace id (X-Ray `duration`, Tempo's trace duration).
+    TraceDuration {
+        op: CmpOp,
+        ms: f64,
     },
 }
 

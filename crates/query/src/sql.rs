@@ -385,7 +385,65 @@ impl<'a> Renderer<'a> {
                     self.predicate(predicate, &t)
                 )
             }
+            Predicate::Edge { parent, child } => {
+                let c = self.next_alias();
+                let p = self.next_alias();
+                format!(
+                    "EXISTS (SELECT 1 FROM {} AS {} WHERE {} AND {} AND EXISTS (SELECT 1 FROM {} AS {} WHERE {} AND {} = {} AND {}))",
+                    d.ident(EVENTS_TABLE),
+                    d.ident(&c),
+                    self.same_trace_span(&c, alias),
+                    self.predicate(child, &c),
+                    d.ident(EVENTS_TABLE),
+                    d.ident(&p),
+                    self.same_trace_span(&p, &c),
+                    self.qcol(&p, COL_SPAN_ID),
+                    self.qcol(&c, COL_PARENT_ID),
+                    self.predicate(parent, &p)
+                )
+            }
+            Predicate::TraceDuration { op, ms } => {
+                let t = self.next_alias();
+                let time = self.qcol(&t, COL_TIME_NS);
+                let end = format!(
+                    "{time} + {}",
+                    d.trunc_to_bigint(&format!(
+                        "COALESCE({}, {}) * {}",
+                        self.qcol(&t, COL_DURATION_MS),
+                        d.double(0.0),
+                        d.double(1e6)
+                    ))
+                );
+                format!(
+                    "(SELECT {} / {} FROM {} AS {} WHERE {}) {} {}",
+                    d.to_double(&format!("MAX({end}) - MIN({time})")),
+                    d.double(1e6),
+                    d.ident(EVENTS_TABLE),
+                    d.ident(&t),
+                    self.same_trace_span(&t, alias),
+                    op.sql(),
+                    d.double(*ms)
+                )
+            }
         }
+    }
+
+    /// Row `t` is a span of row `alias`'s trace inside the widened window
+    /// ([`TRACE_LOOKAROUND_NS`]).
+    fn same_trace_span(&self, t: &str, alias: &str) -> String {
+        let time = self.qcol(t, COL_TIME_NS);
+        format!(
+            "{} = {} AND {} = {} AND {} = {} AND {time} >= {} AND {time} < {}",
+            self.qcol(t, COL_TRACE_HI),
+            self.qcol(alias, COL_TRACE_HI),
+            self.qcol(t, COL_TRACE_LO),
+            self.qcol(alias, COL_TRACE_LO),
+            self.qcol(t, COL_KIND),
+            self.d.int(SignalKind::Span as u8 as i64),
+            self.d
+                .int(self.start_ns.saturating_sub(TRACE_LOOKAROUND_NS)),
+            self.d.int(self.end_ns.saturating_add(TRACE_LOOKAROUND_NS)),
+        )
     }
 
     fn join(&self, ps: &[Predicate], alias: &str, sep: &str) -> String {

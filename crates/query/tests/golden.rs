@@ -1,5 +1,5 @@
-//! Golden tests: every `tests/golden/*.json` case (a Honeycomb spec, a BubbleUp or a Tempo
-//! search) is planned and rendered for DuckDB; the plan and SQL text are compared with the
+//! Golden tests: every `tests/golden/*.json` case (a Honeycomb spec, a BubbleUp, a Tempo
+//! search or an X-Ray GetTraceSummaries filter) is planned and rendered for DuckDB; the plan and SQL text are compared with the
 //! `.snap` file next to it. Run with `UPDATE_GOLDEN=1` to rewrite the snapshots, then review
 //! the diff.
 
@@ -11,6 +11,7 @@ use waggle_query::bubbleup::{self, BubbleUpQuery, Selection};
 use waggle_query::plan::{resolve_column, PlanContext, NS_PER_S};
 use waggle_query::sql::{render_series, render_totals};
 use waggle_query::tempo::{self, TraceSearch};
+use waggle_query::xray::{self, summaries};
 use waggle_query::{DuckDb, Plan, QuerySpec};
 
 /// The crate's directory, read when the test runs (cargo sets it): a value baked in at
@@ -35,6 +36,33 @@ fn catalog() -> Catalog {
             col("handle", ColumnType::String),
             col("bytes", ColumnType::Integer),
             col("a\"; DROP TABLE events; --", ColumnType::Float),
+        ],
+    }
+}
+
+/// The columns X-Ray cases see (a separate catalog: BubbleUp cases list every column).
+fn xray_catalog() -> Catalog {
+    let col = |name: &str, ty| Column {
+        name: name.into(),
+        ty,
+    };
+    use ColumnType::*;
+    Catalog {
+        columns: vec![
+            col("http.status_code", Integer),
+            col("http.response.status_code", Integer),
+            col("status_code", Integer),
+            col("http.url", String),
+            col("url.full", String),
+            col("aws.xray.fault", Boolean),
+            col("aws.xray.error", Boolean),
+            col("aws.xray.throttle", Boolean),
+            col("aws.xray.in_progress", Boolean),
+            col("aws.xray.namespace", String),
+            col("aws.xray.origin", String),
+            col("enduser.id", String),
+            col("annotation.account", String),
+            col("annotation.age", Integer),
         ],
     }
 }
@@ -125,6 +153,40 @@ fn render_case(case: &serde_json::Value) -> String {
                     &DuckDb
                 )
                 .unwrap_or_default()
+            )
+        }
+        "xray" => {
+            let cat = xray_catalog();
+            let filter = case["filter"].as_str().unwrap_or_default();
+            let expr = xray::parse(filter).expect("filter");
+            let predicate = xray::compile(
+                &expr,
+                &xray::CompileContext {
+                    catalog: &cat,
+                    groups: &|_| None,
+                },
+            )
+            .expect("compile");
+            let time_range_type = summaries::TimeRangeType::from_api(
+                case["time_range_type"].as_str().unwrap_or("Event"),
+            )
+            .expect("time_range_type");
+            let after = case["after"]
+                .as_str()
+                .map(|t| summaries::Cursor::from_token(t).expect("token"));
+            let q = summaries::SummariesQuery {
+                predicate,
+                start_ns: case["start_s"].as_i64().unwrap_or_default() * NS_PER_S,
+                end_ns: case["end_s"].as_i64().unwrap_or_default() * NS_PER_S,
+                time_range_type,
+                limit: case["limit"].as_u64().unwrap_or_default() as u32,
+                after,
+            };
+            format!(
+                "-- xray filter\n{}\n\n-- predicate\n{:#?}\n\n-- summaries\n{}\n",
+                xray::print(&expr),
+                q.predicate,
+                summaries::render_summaries(&q, &DuckDb)
             )
         }
         other => panic!("unknown kind {other}"),
