@@ -5,3 +5,4 @@ pub mod body;
 pub mod honeycomb;
 pub mod otlp;
 pub mod tempo;
+pub mod xray_control;
