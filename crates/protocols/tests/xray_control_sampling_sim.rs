@@ -2,6 +2,8 @@
 //! `core/sampling/*`, protocol facts §A.4) poll our GetSamplingRules/GetSamplingTargets for 60
 //! simulated seconds. The fake SDK reads the answers as JSON with the SDK's required keys.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -63,22 +65,31 @@ struct Client {
 impl Client {
     /// RulePoller._refresh_cache → connector.fetch_sampling_rules → RuleCache.load_rules.
     fn fetch_rules(&mut self, state: &ControlState, now: f64) {
-        let resp = serde_json::to_value(state.get_sampling_rules(&GetSamplingRulesRequest::default()))
-            .unwrap();
+        let resp =
+            serde_json::to_value(state.get_sampling_rules(&GetSamplingRulesRequest::default()))
+                .unwrap();
         let mut new_rules = Vec::new();
         for rec in resp["SamplingRuleRecords"].as_array().unwrap() {
             let r = &rec["SamplingRule"];
             // _is_rule_valid
             let valid = r.get("Version") == Some(&Value::from(1))
                 && r.get("ResourceARN") == Some(&Value::from("*"))
-                && r.get("ServiceType").and_then(Value::as_str).is_some_and(|s| !s.is_empty())
-                && r.get("Attributes").is_none_or(|a| a.as_object().is_none_or(|o| o.is_empty()));
+                && r.get("ServiceType")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty())
+                && r.get("Attributes")
+                    .is_none_or(|a| a.as_object().is_none_or(|o| o.is_empty()));
             if !valid {
                 continue;
             }
             // The keys the SDK dereferences without .get() (indexing panics if absent).
             let name = r["RuleName"].as_str().unwrap().to_string();
-            let _ = (&r["Host"], &r["HTTPMethod"], &r["URLPath"], &r["ServiceType"]);
+            let _ = (
+                &r["Host"],
+                &r["HTTPMethod"],
+                &r["URLPath"],
+                &r["ServiceType"],
+            );
             let mut rule = Rule {
                 name: name.clone(),
                 priority: r["Priority"].as_i64().unwrap(),
@@ -100,7 +111,7 @@ impl Client {
             }
             new_rules.push(rule);
         }
-        new_rules.sort_by(|a, b| (a.priority, a.name.clone()).cmp(&(b.priority, b.name.clone())));
+        new_rules.sort_by_key(|r| (r.priority, r.name.clone()));
         self.rules = new_rules;
         self.last_updated = now as i64;
     }
@@ -133,9 +144,12 @@ impl Client {
         // The request goes over the wire as the SDK writes it.
         let body = serde_json::json!({ "SamplingStatisticsDocuments": docs });
         let req: GetSamplingTargetsRequest = serde_json::from_value(body).unwrap();
-        let resp =
-            serde_json::to_value(targets.get_sampling_targets(&state.rules, &req, now).unwrap())
-                .unwrap();
+        let resp = serde_json::to_value(
+            targets
+                .get_sampling_targets(&state.rules, &req, now)
+                .unwrap(),
+        )
+        .unwrap();
         for doc in resp["SamplingTargetDocuments"].as_array().unwrap() {
             let name = doc["RuleName"].as_str().unwrap();
             let rate = doc["FixedRate"].as_f64().unwrap();
@@ -249,7 +263,7 @@ fn three_sdk_clients_share_the_reservoir_and_pick_up_a_rule_update() {
             if now < T0 + starts[k] {
                 continue;
             }
-            if c.rule_wake && tick % 100 == 0 {
+            if c.rule_wake && tick.is_multiple_of(100) {
                 c.rule_wake = false;
                 c.fetch_rules(&state, now);
             }
@@ -265,7 +279,7 @@ fn three_sdk_clients_share_the_reservoir_and_pick_up_a_rule_update() {
                 }
             }
             // 20 requests per second per client, offset per client.
-            if (tick + 2 * k as u64) % 5 == 0 {
+            if (tick + 2 * k as u64).is_multiple_of(5) {
                 let s = seconds.entry(now as i64).or_default();
                 s.requests += 1;
                 match c.should_trace(now, &mut rng) {
@@ -296,7 +310,10 @@ fn three_sdk_clients_share_the_reservoir_and_pick_up_a_rule_update() {
     }
     // Once the split has converged (every client refreshed twice), the reservoir is used fully.
     for sec in (T0 as i64 + 25)..(T0 as i64 + 40) {
-        assert_eq!(seconds[&sec].take, reservoir, "second {sec}: reservoir not used fully");
+        assert_eq!(
+            seconds[&sec].take, reservoir,
+            "second {sec}: reservoir not used fully"
+        );
     }
     assert_eq!(targets.active_clients("Cruddur", T0 + 39.0), 3);
 
@@ -311,7 +328,10 @@ fn three_sdk_clients_share_the_reservoir_and_pick_up_a_rule_update() {
         rate as f64 / rest as f64
     };
     let before = rate_of(T0 as i64 + 12, T0 as i64 + 40);
-    assert!((0.06..0.14).contains(&before), "fixed rate before update {before}");
+    assert!(
+        (0.06..0.14).contains(&before),
+        "fixed rate before update {before}"
+    );
     // The new FixedRate reaches every client at its next target poll after the update
     // (within one 10 s interval), and LastRuleModification makes each refetch its rules.
     for (k, t) in rate_after_update.iter().enumerate() {
@@ -319,13 +339,20 @@ fn three_sdk_clients_share_the_reservoir_and_pick_up_a_rule_update() {
         assert!(t >= update_at && t <= update_at + 10.2, "client {k} at {t}");
     }
     for c in &clients {
-        assert!(c.last_updated >= update_at as i64, "{} did not refetch rules", c.id);
+        assert!(
+            c.last_updated >= update_at as i64,
+            "{} did not refetch rules",
+            c.id
+        );
         let rule = c.rules.iter().find(|r| r.name == "Cruddur").unwrap();
         assert_eq!(rule.rate, 0.5);
         assert!(rule.quota.is_some(), "merge kept the reservoir");
     }
     let after = rate_of(T0 as i64 + 51, T0 as i64 + 60);
-    assert!((0.4..0.6).contains(&after), "fixed rate after update {after}");
+    assert!(
+        (0.4..0.6).contains(&after),
+        "fixed rate after update {after}"
+    );
 
     // Statistics summaries add up to what the clients reported.
     let summaries = targets.statistic_summaries().sampling_statistic_summaries;
@@ -335,7 +362,10 @@ fn three_sdk_clients_share_the_reservoir_and_pick_up_a_rule_update() {
     let reported: i64 = history.iter().map(|w| w.request_count).sum();
     let seen: i64 = seconds.values().map(|s| s.requests).sum();
     // Requests after each client's last report are not reported yet.
-    assert!(reported <= seen && reported >= seen - 3 * 20 * 11, "{reported} vs {seen}");
+    assert!(
+        reported <= seen && reported >= seen - 3 * 20 * 11,
+        "{reported} vs {seen}"
+    );
     let sampled: i64 = history.iter().map(|w| w.sampled_count).sum();
     assert!(sampled > 0 && sampled < reported);
 }

@@ -330,12 +330,11 @@ fn tag_list(v: &mut Violations, path: &str, tags: &[TagInput]) -> Vec<Tag> {
     out
 }
 
+/// One string member and its (min, max) length bounds.
+type StringBound<'a> = (&'a str, Option<&'a String>, Option<usize>, Option<usize>);
+
 /// The members of a `SamplingRule` with bounds, shared by create (`required`) and update.
-fn rule_strings(
-    v: &mut Violations,
-    path: &str,
-    fields: [(&str, Option<&String>, Option<usize>, Option<usize>); 7],
-) {
+fn rule_strings(v: &mut Violations, path: &str, fields: [StringBound<'_>; 7]) {
     for (name, value, min, max) in fields {
         v.opt_str_len(&format!("{path}.{name}"), value, min, max);
     }
