@@ -7,3 +7,4 @@ pub mod honeycomb;
 pub mod otlp;
 pub mod tempo;
 pub mod xray;
+pub mod xray_control;
