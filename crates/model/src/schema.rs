@@ -38,10 +38,124 @@ pub const FIELD_TIMESTAMP: &str = "timestamp";
 /// and is escaped away if it does).
 pub const RESOURCE_KEY_SEP: char = '\u{1f}';
 
+/// Where values live that have no column of their own: a field over a budget below, or a
+/// value whose type its column cannot hold without loss (a column's type never changes once
+/// created, so acknowledged data is never rewritten). One text cell per event in the
+/// [`overflow`] encoding; queries read a key from it whenever the catalog says the key has
+/// spilled there.
+pub const COL_OVERFLOW: &str = "__overflow";
+
+/// The overflow column's encoding: `␟key␞Tvalue` per field (␟ = U+001F, ␞ = U+001E, `T` one
+/// of `s i f b` for the value's type), so a key's value is found with a plain regular
+/// expression by any SQL engine, without a JSON extension. The two separators are replaced
+/// by U+FFFD inside keys and values (the only loss, and only of those control characters).
+pub mod overflow {
+    use crate::value::Value;
+
+    pub const ENTRY: char = '\u{1f}';
+    pub const KEY_END: char = '\u{1e}';
+
+    fn clean(s: &str, out: &mut String) {
+        for c in s.chars() {
+            out.push(if c == ENTRY || c == KEY_END {
+                '\u{fffd}'
+            } else {
+                c
+            });
+        }
+    }
+
+    /// Appends one field to an overflow cell.
+    pub fn push(cell: &mut String, key: &str, value: &Value) {
+        cell.push(ENTRY);
+        clean(key, cell);
+        cell.push(KEY_END);
+        match value {
+            Value::Str(s) => {
+                cell.push('s');
+                clean(s, cell);
+            }
+            Value::Int(i) => {
+                cell.push('i');
+                cell.push_str(&i.to_string());
+            }
+            Value::Float(f) => {
+                cell.push('f');
+                // Rust's shortest round-trip form; `NaN`, `inf`, `-inf` cast back in SQL.
+                cell.push_str(&f.to_string());
+            }
+            Value::Bool(b) => {
+                cell.push('b');
+                cell.push_str(if *b { "true" } else { "false" });
+            }
+        }
+    }
+
+    /// The fields of an overflow cell, typed as they were stored.
+    pub fn decode(cell: &str) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        for entry in cell.split(ENTRY).filter(|e| !e.is_empty()) {
+            let Some((key, rest)) = entry.split_once(KEY_END) else {
+                continue;
+            };
+            let mut chars = rest.chars();
+            let tag = chars.next();
+            let text = chars.as_str();
+            let value = match tag {
+                Some('i') => text.parse().map(Value::Int).ok(),
+                Some('f') => text.parse().map(Value::Float).ok(),
+                Some('b') => Some(Value::Bool(text == "true")),
+                Some('s') => Some(Value::Str(text.to_string())),
+                _ => None,
+            };
+            if let Some(v) = value {
+                out.push((key.to_string(), v));
+            }
+        }
+        out
+    }
+}
+
 /// Maximum number of attribute columns one store creates (our choice: Honeycomb allows 2000
-/// fields per event; a store-wide cap bounds the schema when keys are high-cardinality
-/// garbage). Fields beyond it are dropped and counted.
+/// fields per event; a store-wide cap bounds the table's width when keys are
+/// high-cardinality garbage). Fields beyond it are kept in [`COL_OVERFLOW`] and counted.
 pub const ATTRIBUTE_COLUMNS_MAX: usize = 4000;
+
+/// Attribute columns one dataset may write, at most (our choice: a quarter of
+/// [`ATTRIBUTE_COLUMNS_MAX`], so one client's dataset of random keys cannot take the whole
+/// table from the others; Honeycomb's per-event limit is 2,000 fields). A dataset's further
+/// keys are kept in [`COL_OVERFLOW`].
+pub const DATASET_COLUMNS_MAX: usize = 1000;
+
+const _: () = assert!(DATASET_COLUMNS_MAX <= ATTRIBUTE_COLUMNS_MAX);
+
+/// Datasets whose columns a store tracks, at most (our choice: the per-dataset column flags
+/// cost ATTRIBUTE_COLUMNS_MAX / 8 = 500 bytes each, so 10,000 datasets stay under ~6 MB).
+/// Events of further datasets are stored with every field in [`COL_OVERFLOW`].
+pub const DATASETS_TRACKED_MAX: usize = 10_000;
+
+/// How a field key maps onto a physical column: DuckDB compares identifiers
+/// case-insensitively (ASCII letters) even when quoted, so `Foo` and `foo` are one column,
+/// named as first seen (Honeycomb's column names behave the same way). NUL cannot reach
+/// SQL text and is folded to U+FFFD like the dialect's quoting does.
+pub fn fold_key(key: &str) -> String {
+    let mut out = key.to_ascii_lowercase();
+    if out.contains('\0') {
+        out = out.replace('\0', "\u{fffd}");
+    }
+    out
+}
+
+/// Whether a key names (case-insensitively) one of the fixed columns or the reserved `__`
+/// space: such a key is stored as `user.{key}` so it can never collide with them.
+pub fn is_reserved_key(key: &str) -> bool {
+    key.len() >= 2 && key.as_bytes()[..2] == *b"__"
+        || [COL_NAME, COL_SERVICE, COL_DURATION_MS]
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(key))
+        || is_computed_field(key)
+        || key.eq_ignore_ascii_case(FIELD_TIMESTAMP)
+}
 
 /// Longest attribute key (Honeycomb column `key_name` is 1-255 characters).
 pub const KEY_LEN_MAX: usize = 255;
@@ -73,11 +187,20 @@ pub struct Column {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
     pub columns: Vec<Column>,
+    /// Keys with values in [`COL_OVERFLOW`], with the widest type stored there (a key may
+    /// also have a column of its own, holding its other values).
+    pub overflow: Vec<Column>,
 }
 
 impl Catalog {
+    /// A stored column by name: exact, else case-insensitively (see [`fold_key`]).
     pub fn get(&self, name: &str) -> Option<&Column> {
-        self.columns.iter().find(|c| c.name == name)
+        find_column(&self.columns, name)
+    }
+
+    /// A key's values in the overflow column, by name like [`Catalog::get`].
+    pub fn get_overflow(&self, name: &str) -> Option<&Column> {
+        find_column(&self.overflow, name)
     }
 
     /// The type of any column a query may name: fixed, computed or attribute.
@@ -88,9 +211,20 @@ impl Catalog {
             }
             COL_DURATION_MS => Some(ColumnType::Float),
             FIELD_TIMESTAMP => Some(ColumnType::Integer),
-            _ => self.get(name).map(|c| c.ty),
+            _ => match (self.get(name), self.get_overflow(name)) {
+                (Some(c), Some(o)) => Some(crate::value::widen(c.ty, o.ty)),
+                (Some(c), None) | (None, Some(c)) => Some(c.ty),
+                (None, None) => None,
+            },
         }
     }
+}
+
+fn find_column<'a>(columns: &'a [Column], name: &str) -> Option<&'a Column> {
+    columns.iter().find(|c| c.name == name).or_else(|| {
+        let folded = fold_key(name);
+        columns.iter().find(|c| fold_key(&c.name) == folded)
+    })
 }
 
 /// Fields the OTLP translation computes (husky's names). Read APIs that rebuild OTLP leave

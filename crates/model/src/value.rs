@@ -94,3 +94,29 @@ impl ColumnType {
         }
     }
 }
+
+/// The narrowest type that holds values of both types without loss of meaning (integers
+/// read as floats; anything reads as text).
+pub fn widen(a: ColumnType, b: ColumnType) -> ColumnType {
+    use ColumnType::*;
+    match (a, b) {
+        (x, y) if x == y => x,
+        (Integer, Float) | (Float, Integer) => Float,
+        _ => String,
+    }
+}
+
+/// Largest integer magnitude a double holds exactly (2⁵³).
+const F64_EXACT_INT_MAX: i64 = 1 << 53;
+
+impl Value {
+    /// Whether a column of type `ty` holds this value exactly: text takes anything (as its
+    /// text), a float column takes integers up to 2⁵³, other types only their own.
+    pub fn fits(&self, ty: ColumnType) -> bool {
+        match (self, ty) {
+            (_, ColumnType::String) => true,
+            (Value::Int(i), ColumnType::Float) => i.unsigned_abs() <= F64_EXACT_INT_MAX as u64,
+            (v, t) => v.column_type() == t,
+        }
+    }
+}

@@ -156,17 +156,19 @@ pub fn candidate_columns(catalog: &Catalog) -> Vec<ColumnRef> {
             kind: ColumnKind::Stored(ColumnType::Float),
         },
     ];
-    for c in &catalog.columns {
+    for c in catalog.columns.iter().chain(&catalog.overflow) {
         if c.name.starts_with("__")
             || model::schema::is_computed_field(&c.name)
-            || cols.iter().any(|x| x.name == c.name)
+            || cols.iter().any(|x| x.name.eq_ignore_ascii_case(&c.name))
         {
             continue;
         }
-        cols.push(ColumnRef {
-            name: c.name.clone(),
-            kind: ColumnKind::Stored(c.ty),
-        });
+        // Resolved like any query column, so values in the overflow column count too.
+        cols.push(crate::plan::resolve_column(
+            &c.name,
+            catalog,
+            &mut Vec::new(),
+        ));
     }
     cols.truncate(BUBBLEUP_COLUMNS_MAX);
     cols

@@ -99,6 +99,13 @@ pub trait Dialect {
     fn regexp_extract(&self, e: &str, pattern: &str, group: usize) -> String;
     /// Number of non-overlapping matches.
     fn regexp_count(&self, e: &str, pattern: &str) -> String;
+    /// The SQL type that holds a column type.
+    fn sql_type(&self, ty: model::value::ColumnType) -> &'static str;
+    /// `e` as `ty`; NULL when it does not convert.
+    fn try_cast(&self, e: &str, ty: model::value::ColumnType) -> String;
+    /// The value of `key` in an overflow cell `e` (`model::schema::overflow`), as text
+    /// (NULL when absent).
+    fn overflow_text(&self, e: &str, key: &str) -> String;
 }
 
 /// DuckDB (1.x) SQL.
@@ -217,14 +224,44 @@ impl Dialect for DuckDb {
     }
 
     fn null_of(&self, ty: Option<model::value::ColumnType>) -> String {
-        use model::value::ColumnType;
-        let t = match ty {
-            Some(ColumnType::Boolean) => "BOOLEAN",
-            Some(ColumnType::Integer) => "BIGINT",
-            Some(ColumnType::Float) => "DOUBLE",
-            Some(ColumnType::String) | None => "VARCHAR",
-        };
+        let t = self.sql_type(ty.unwrap_or(model::value::ColumnType::String));
         format!("CAST(NULL AS {t})")
+    }
+
+    fn sql_type(&self, ty: model::value::ColumnType) -> &'static str {
+        use model::value::ColumnType;
+        match ty {
+            ColumnType::Boolean => "BOOLEAN",
+            ColumnType::Integer => "BIGINT",
+            ColumnType::Float => "DOUBLE",
+            ColumnType::String => "VARCHAR",
+        }
+    }
+
+    fn try_cast(&self, e: &str, ty: model::value::ColumnType) -> String {
+        format!("TRY_CAST({e} AS {})", self.sql_type(ty))
+    }
+
+    fn overflow_text(&self, e: &str, key: &str) -> String {
+        // RE2 (DuckDB's regex engine): every non-alphanumeric character of the key escaped;
+        // the separators as \x escapes (backslashes are literal in SQL strings).
+        let mut pattern = String::from("(\\x1f");
+        for c in key.chars() {
+            match c {
+                '\u{1f}' | '\u{1e}' => pattern.push('\u{fffd}'),
+                c if c.is_alphanumeric() => pattern.push(c),
+                c if c.is_ascii() => {
+                    pattern.push('\\');
+                    pattern.push(c);
+                }
+                c => pattern.push(c),
+            }
+        }
+        pattern.push_str("\\x1e[sifb])([^\\x1f]*)");
+        let p = self.string(&pattern);
+        format!(
+            "CASE WHEN regexp_extract({e}, {p}, 1) = '' THEN NULL ELSE regexp_extract({e}, {p}, 2) END"
+        )
     }
 
     fn least(&self, args: &[String]) -> String {

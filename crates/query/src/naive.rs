@@ -29,8 +29,22 @@ pub fn column_value(c: &ColumnRef, e: &Event) -> Option<Value> {
             COL_DURATION_MS => e.duration_ms.map(Value::Float),
             name => e.get(name).cloned(),
         },
+        ColumnKind::Spilled { ty, .. } => e.get(&c.name).and_then(|v| coerce(v, ty)),
         ColumnKind::Derived(ref d) => eval(&d.expr, e),
     }
+}
+
+/// A value read as a column of another type, as the store's `TRY_CAST` does.
+fn coerce(v: &Value, ty: model::value::ColumnType) -> Option<Value> {
+    use model::value::ColumnType;
+    Some(match (v, ty) {
+        (v, t) if v.column_type() == t => v.clone(),
+        (Value::Int(i), ColumnType::Float) => Value::Float(*i as f64),
+        (v, ColumnType::String) => Value::Str(v.to_string()),
+        (Value::Str(s), ColumnType::Float) => Value::Float(parse_double(s)?),
+        (Value::Str(s), ColumnType::Integer) => Value::Int(s.trim().parse().ok()?),
+        _ => return None,
+    })
 }
 
 /// A string as a double the way the store casts text (`TRY_CAST(s AS DOUBLE)`).
@@ -728,6 +742,7 @@ mod tests {
                     ty: ColumnType::Integer,
                 },
             ],
+            overflow: Vec::new(),
         }
     }
 

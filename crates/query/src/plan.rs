@@ -55,6 +55,14 @@ pub enum ColumnKind {
     ParentId,
     /// `timestamp`: event time, Unix nanoseconds.
     Timestamp,
+    /// A column with values in the store's overflow column (`schema::COL_OVERFLOW`): they
+    /// did not fit the column's type, or the key was over a column budget. Read as `ty`
+    /// (the widest type of both places); `physical` is the type of the key's own column,
+    /// if it has one.
+    Spilled {
+        ty: ColumnType,
+        physical: Option<ColumnType>,
+    },
     /// Not in the catalog: always missing (Honeycomb: such a column matches nothing).
     Missing,
     /// A derived column (calculated field): its expression, computed per event.
@@ -71,7 +79,7 @@ impl ColumnRef {
     /// The type of the column's values (ids read as hex strings).
     pub fn value_type(&self) -> Option<ColumnType> {
         match self.kind {
-            ColumnKind::Stored(t) => Some(t),
+            ColumnKind::Stored(t) | ColumnKind::Spilled { ty: t, .. } => Some(t),
             ColumnKind::TraceId | ColumnKind::SpanId | ColumnKind::ParentId => {
                 Some(ColumnType::String)
             }
@@ -359,11 +367,26 @@ pub fn resolve_column(name: &str, catalog: &Catalog, warnings: &mut Vec<String>)
         schema::COL_NAME | schema::COL_SERVICE => ColumnKind::Stored(ColumnType::String),
         schema::COL_DURATION_MS => ColumnKind::Stored(ColumnType::Float),
         _ if name.starts_with("__") => ColumnKind::Missing,
-        _ => match catalog.get(name) {
-            Some(c) => ColumnKind::Stored(c.ty),
-            None => ColumnKind::Missing,
+        _ => match (catalog.get(name), catalog.get_overflow(name)) {
+            (Some(c), None) => {
+                let kind = ColumnKind::Stored(c.ty);
+                return finish_resolve(&c.name, kind, warnings);
+            }
+            (physical, Some(o)) => {
+                let ty = physical.map_or(o.ty, |p| model::value::widen(p.ty, o.ty));
+                let kind = ColumnKind::Spilled {
+                    ty,
+                    physical: physical.map(|p| p.ty),
+                };
+                return finish_resolve(physical.map_or(&o.name, |p| &p.name), kind, warnings);
+            }
+            (None, None) => ColumnKind::Missing,
         },
     };
+    finish_resolve(name, kind, warnings)
+}
+
+fn finish_resolve(name: &str, kind: ColumnKind, warnings: &mut Vec<String>) -> ColumnRef {
     if kind == ColumnKind::Missing {
         let w = format!("column {name:?} does not exist; it matches no events");
         if !warnings.contains(&w) {
@@ -943,6 +966,7 @@ mod tests {
                     ty: ColumnType::Boolean,
                 },
             ],
+            overflow: Vec::new(),
         }
     }
 

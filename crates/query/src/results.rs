@@ -184,6 +184,7 @@ mod tests {
                 name: "http.route".into(),
                 ty: ColumnType::String,
             }],
+            overflow: Vec::new(),
         };
         let spec = QuerySpec::from_json_str(
             r#"{"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"},{"op":"HEATMAP","column":"duration_ms"}],"breakdowns":["http.route"]}"#,

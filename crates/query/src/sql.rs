@@ -111,6 +111,24 @@ impl<'a> Renderer<'a> {
         let d = self.d;
         match c.kind {
             ColumnKind::Stored(_) => self.qcol(alias, &c.name),
+            ColumnKind::Spilled { ty, physical } => {
+                let spilled = self
+                    .d
+                    .json_text(&self.qcol(alias, model::schema::COL_OVERFLOW), &c.name);
+                let spilled = if ty == ColumnType::String {
+                    spilled
+                } else {
+                    d.try_cast(&spilled, ty)
+                };
+                match physical {
+                    None => spilled,
+                    Some(p) => {
+                        let own = self.qcol(alias, &c.name);
+                        let own = if p == ty { own } else { d.try_cast(&own, ty) };
+                        format!("coalesce({own}, {spilled})")
+                    }
+                }
+            }
             ColumnKind::TraceId => {
                 let hi = self.qcol(alias, COL_TRACE_HI);
                 let lo = self.qcol(alias, COL_TRACE_LO);

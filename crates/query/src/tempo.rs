@@ -312,7 +312,7 @@ pub fn tag_names(catalog: &Catalog) -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    for c in &catalog.columns {
+    for c in catalog.columns.iter().chain(&catalog.overflow) {
         if !c.name.starts_with("__") && !names.contains(&c.name) {
             names.push(c.name.clone());
         }
@@ -409,6 +409,7 @@ mod tests {
                     ty: ColumnType::Boolean,
                 },
             ],
+            overflow: Vec::new(),
         };
         let mut w = Vec::new();
         let p = tag_predicate("span.http.status_code", "500", &cat, &mut w);

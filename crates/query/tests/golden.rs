@@ -37,6 +37,7 @@ fn catalog() -> Catalog {
             col("bytes", ColumnType::Integer),
             col("a\"; DROP TABLE events; --", ColumnType::Float),
         ],
+        overflow: Vec::new(),
     }
 }
 
@@ -64,6 +65,7 @@ fn xray_catalog() -> Catalog {
             col("annotation.account", String),
             col("annotation.age", Integer),
         ],
+        overflow: Vec::new(),
     }
 }
 

@@ -42,27 +42,15 @@ async fn stats(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if !s.credentials.check(&headers) {
         return (StatusCode::UNAUTHORIZED, "missing or unknown API key").into_response();
     }
-    use std::sync::atomic::Ordering::Relaxed;
-    let p = &s.pipeline.stats;
     Json(json!({
         "uptime_s": s.started.elapsed().as_secs_f64(),
         "receivers": {
             "otlp_http": s.counters.otlp_http.snapshot(),
             "otlp_grpc": s.counters.otlp_grpc.snapshot(),
             "honeycomb": s.counters.honeycomb.snapshot(),
+            "xray": s.xray.as_ref().map(|x| x.counters.snapshot()),
         },
-        "pipeline": {
-            "queued_events": s.pipeline.queued_events(),
-            "committed_events": p.committed_events.load(Relaxed),
-            "commits": p.commits.load(Relaxed),
-            "refused_overload": p.refused_overload.load(Relaxed),
-            "storage_errors": p.storage_errors.load(Relaxed),
-            "commit_micros_total": p.commit_micros_total.load(Relaxed),
-            "schema_micros_total": p.schema_micros_total.load(Relaxed),
-            "build_micros_total": p.build_micros_total.load(Relaxed),
-            "append_micros_total": p.append_micros_total.load(Relaxed),
-            "engine_commit_micros_total": p.engine_commit_micros_total.load(Relaxed),
-        },
+        "pipeline": s.pipeline.snapshot(),
         "store": { "disk_bytes": s.store.disk_bytes() }
     }))
     .into_response()

@@ -6,7 +6,9 @@
 
 mod duck;
 
-pub use duck::{DuckStore, StoreOptions, DB_FILE_NAME};
+pub use duck::{
+    tuning_statements, CommitFault, DuckStore, StoreOptions, DB_FILE_NAME, DUCKDB_SETTINGS_ALLOWED,
+};
 
 use model::schema::Catalog;
 use model::{Event, TraceId, Value};
@@ -28,8 +30,17 @@ pub enum StoreError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InsertReport {
     pub rows: u64,
-    /// Fields dropped because the store-wide column cap was reached.
-    pub fields_dropped: u64,
+    /// Fields kept in the overflow column instead of a column of their own (a column
+    /// budget was reached, or the value did not fit its column's type).
+    pub fields_spilled: u64,
+    /// (index among the inserted events, fields spilled) for each event with spilled fields.
+    pub spilled_at: Vec<(u32, u32)>,
+    /// Whether the catalog changed (columns added, keys spilled for the first time).
+    pub schema_changed: bool,
+    /// Events of the request that the store refused (the pipeline isolates a failing
+    /// event so its neighbours commit), with the reason.
+    pub rejected: u64,
+    pub rejected_reason: Option<String>,
     /// Where the time went (µs): schema changes, building the batch, appending, committing.
     pub schema_us: u64,
     pub build_us: u64,

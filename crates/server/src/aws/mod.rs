@@ -1,9 +1,7 @@
-//! AWS request edge for the X-Ray and CloudWatch Logs routers: buffer the body (bounded), verify
-//! SigV4 with `protocols::aws::sigv4`, and turn an `AwsError` into an HTTP response in one place.
-//!
-//! UNTESTED SKETCH: written without compiling (the server crate links DuckDB and was not built
-//! on the branch that added it) and not yet declared in `lib.rs`. Declare `pub mod aws;`, build,
-//! and add a port-0 test with boto3 before relying on it.
+//! AWS request edge for the X-Ray and CloudWatch Logs routers: one middleware ([`sigv4_layer`])
+//! buffers the body (bounded), verifies SigV4 with `protocols::aws::sigv4`, and hands the
+//! handlers an [`AwsRequest`]; an `AwsError` becomes an HTTP response in one place
+//! ([`into_response`]). A new AWS service mounts its router under the same layer.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -135,4 +133,59 @@ pub async fn verify_request(
         request_id,
         body,
     })
+}
+
+/// What the edge tells a handler: who signed (if anyone), for which region, and the
+/// request id every answer carries.
+#[derive(Debug, Clone)]
+pub struct AwsRequest {
+    pub identity: Option<Identity>,
+    pub request_id: RequestId,
+    /// The credential scope's region, or the configured default.
+    pub region: String,
+}
+
+/// How one router's requests are checked.
+#[derive(Debug, Clone)]
+pub struct AwsEdge {
+    pub service: Service,
+    pub auth: AwsAuth,
+    /// Region when a request carries no signature.
+    pub default_region: String,
+    /// Paths served without a signature even when credentials are configured (the X-Ray
+    /// SDK's sampling calls arrive unsigned, protocol notes §G.1).
+    pub unsigned_paths: &'static [&'static str],
+}
+
+/// The middleware: verify, then pass the buffered body and an [`AwsRequest`] on.
+pub async fn sigv4_layer(
+    axum::extract::State(edge): axum::extract::State<Arc<AwsEdge>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    // Unsigned requests are served only in local mode (no credentials configured) or on
+    // the paths that the official SDKs call unsigned.
+    let allow_unsigned =
+        edge.auth.credentials.is_none() || edge.unsigned_paths.contains(&parts.uri.path());
+    match verify_request(edge.service, &edge.auth, &parts, body, allow_unsigned).await {
+        Ok(v) => {
+            let region = v
+                .identity
+                .as_ref()
+                .map(|i| i.region.clone())
+                .unwrap_or_else(|| edge.default_region.clone());
+            parts.extensions.insert(AwsRequest {
+                identity: v.identity,
+                request_id: v.request_id,
+                region,
+            });
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                Body::from(v.body),
+            ))
+            .await
+        }
+        Err(rejection) => rejection.into_response(),
+    }
 }

@@ -1,5 +1,6 @@
 //! Turns a slice of events into one Arrow record batch in the table's column order, after
-//! working out which attribute columns must be added or widened first.
+//! working out where each field goes: its column (added first if new) or the overflow
+//! column.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,89 +11,317 @@ use duckdb::arrow::array::{
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
-use model::schema::{Column, ATTRIBUTE_COLUMNS_MAX, KEY_LEN_MAX, RESOURCE_KEY_SEP};
-use model::value::ColumnType;
+use model::schema::{
+    fold_key, is_reserved_key, Catalog, Column, ATTRIBUTE_COLUMNS_MAX, COL_OVERFLOW,
+    DATASETS_TRACKED_MAX, DATASET_COLUMNS_MAX, KEY_LEN_MAX, RESOURCE_KEY_SEP,
+};
+use model::value::{widen, ColumnType};
 use model::{Event, Value};
 
-use super::{widen, FIXED_COLUMNS};
+use super::FIXED_COLUMNS;
 use crate::StoreError;
 
-pub(crate) enum ColumnChange {
-    Add(String, ColumnType),
-    Widen(String, ColumnType),
-}
-
-/// Attribute column name → position among attribute columns. Looked up several times per
-/// field on the ingest path, so it uses a fast non-cryptographic hash (column names are not
-/// attacker-chosen keys of an unbounded map: the column count is capped).
+/// Attribute column name (folded, see [`fold_key`]) → position among attribute columns.
+/// Looked up several times per field on the ingest path, so it uses a fast
+/// non-cryptographic hash (the column count is capped).
 pub(crate) type ColumnIndex = HashMap<String, usize, foldhash::fast::RandomState>;
 
-/// Marks a field that has no column (empty or over-long key, or over the column cap).
+/// Marks a field that has no column: its value goes to the overflow column.
 pub(crate) const NO_COLUMN: u32 = u32::MAX;
 
-pub(crate) struct ColumnPlan {
-    pub changes: Vec<ColumnChange>,
-    pub fields_dropped: u64,
-    /// For every field of every event, in order: its attribute column position once
-    /// `changes` are applied, or [`NO_COLUMN`].
-    pub slots: Vec<u32>,
+/// Which attribute columns a dataset writes (for `GET /1/columns` and its column budget).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct DatasetColumns {
+    flags: Vec<u64>,
+    count: usize,
 }
 
-/// Which columns this batch needs that the table lacks, and which must widen (int → float,
-/// anything → string) so every value fits without loss; and where each field goes.
-pub(crate) fn plan_columns(
-    index: &ColumnIndex,
-    columns: &[Column],
-    events: &[Event],
-) -> ColumnPlan {
-    let mut new: HashMap<&str, (usize, ColumnType)> = HashMap::new();
-    let mut widened: HashMap<usize, ColumnType> = HashMap::new();
-    let mut order: Vec<&str> = Vec::new();
-    let mut dropped = 0u64;
-    let mut slots = Vec::with_capacity(events.iter().map(|e| e.fields.len()).sum());
+impl DatasetColumns {
+    pub fn has(&self, i: usize) -> bool {
+        self.flags
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    pub fn mark(&mut self, i: usize) {
+        if self.flags.len() <= i / 64 {
+            self.flags.resize(i / 64 + 1, 0);
+        }
+        if !self.has(i) {
+            self.flags[i / 64] |= 1 << (i % 64);
+            self.count += 1;
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// The writer's view of the table: attribute columns in table order (the overflow column
+/// among them once it exists), the keys that have spilled, and each dataset's columns.
+#[derive(Default)]
+pub(crate) struct Layout {
+    pub columns: Vec<Column>,
+    pub index: ColumnIndex,
+    /// Folded key → the key (as first seen) and the widest type it has in the overflow column.
+    pub overflow: HashMap<String, Column>,
+    /// Lowercased dataset → its columns; at most [`DATASETS_TRACKED_MAX`] entries.
+    pub datasets: HashMap<String, DatasetColumns>,
+}
+
+impl Layout {
+    pub fn new(columns: Vec<Column>, overflow: Vec<Column>) -> Self {
+        let index = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (fold_key(&c.name), i))
+            .collect();
+        let overflow = overflow
+            .into_iter()
+            .map(|c| (fold_key(&c.name), c))
+            .collect();
+        Self {
+            columns,
+            index,
+            overflow,
+            datasets: HashMap::new(),
+        }
+    }
+
+    /// The catalog queries see: attribute columns without the internal overflow column.
+    pub fn catalog(&self) -> Catalog {
+        let mut overflow: Vec<Column> = self.overflow.values().cloned().collect();
+        overflow.sort_by(|a, b| a.name.cmp(&b.name));
+        Catalog {
+            columns: self
+                .columns
+                .iter()
+                .filter(|c| c.name != COL_OVERFLOW)
+                .cloned()
+                .collect(),
+            overflow,
+        }
+    }
+
+    fn overflow_position(&self) -> Option<usize> {
+        self.index.get(COL_OVERFLOW).copied()
+    }
+}
+
+pub(crate) struct ColumnPlan {
+    /// Columns to add, in order (their positions follow the existing columns).
+    pub adds: Vec<Column>,
+    /// For every field of every event, in order: its attribute column position once `adds`
+    /// are applied, or [`NO_COLUMN`] when the value goes to the overflow column.
+    pub slots: Vec<u32>,
+    /// (lowercased dataset, column position) pairs written for the first time.
+    pub fresh: Vec<(String, usize)>,
+    /// Overflow keys whose entry is new or whose type widened: folded key → column.
+    pub overflow_changes: Vec<(String, Column)>,
+    /// The key each spilled field is stored under in the overflow JSON, per field in order
+    /// (empty for fields that have a column).
+    pub spill_names: Vec<Option<std::sync::Arc<str>>>,
+    pub fields_spilled: u64,
+    /// (event index, fields spilled) for each event with spilled fields.
+    pub spilled_at: Vec<(u32, u32)>,
+    /// Position of the overflow column in the batch (added by this plan if needed).
+    pub overflow_slot: Option<usize>,
+}
+
+/// The key a field is stored under: keys that collide (case-insensitively) with the fixed
+/// columns or the `__` space get a `user.` prefix; NUL is folded away.
+fn stored_key(k: &str) -> std::borrow::Cow<'_, str> {
+    let k: std::borrow::Cow<'_, str> = if k.contains('\0') {
+        k.replace('\0', "\u{fffd}").into()
+    } else {
+        k.into()
+    };
+    if is_reserved_key(&k) {
+        format!("user.{k}").into()
+    } else {
+        k
+    }
+}
+
+/// Where each field goes: an existing column, a column this batch adds, or the overflow
+/// column (over a column budget, an unusable key, or a value its column's type cannot hold
+/// exactly: a column's type never changes once created, so nothing acknowledged is ever
+/// rewritten). Linear in the number of fields.
+pub(crate) fn plan_columns(layout: &Layout, events: &[Event]) -> ColumnPlan {
+    let existing = layout.columns.len();
+    let mut adds: Vec<Column> = Vec::new();
+    let mut add_index: HashMap<String, usize> = HashMap::new();
+    let mut pending_ds: HashMap<String, DatasetColumns> = HashMap::new();
+    let mut fresh = Vec::new();
+    let total: usize = events.iter().map(|e| e.fields.len()).sum();
+    let mut slots = Vec::with_capacity(total);
+    let mut keys: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(total);
+    let mut cur_name: Option<&str> = None;
+    let mut cur_lower = String::new();
+    let mut new_datasets = 0usize;
     for e in events {
+        if cur_name != Some(e.dataset.as_str()) {
+            cur_name = Some(e.dataset.as_str());
+            cur_lower = e.dataset.to_lowercase();
+        }
+        let committed = layout.datasets.get(&cur_lower);
+        let tracked = committed.is_some()
+            || pending_ds.contains_key(&cur_lower)
+            || layout.datasets.len() + new_datasets < DATASETS_TRACKED_MAX;
         for (k, v) in &e.fields {
-            if k.is_empty() || k.len() > KEY_LEN_MAX {
-                dropped += 1;
-                slots.push(NO_COLUMN);
-                continue;
-            }
-            let ty = v.column_type();
-            if let Some(&i) = index.get(k.as_str()) {
-                let cur = widened.get(&i).copied().unwrap_or(columns[i].ty);
-                let w = widen(cur, ty);
-                if w != cur {
-                    widened.insert(i, w);
+            let key = stored_key(k);
+            let mut slot = NO_COLUMN;
+            if tracked && !key.is_empty() && key.len() <= KEY_LEN_MAX {
+                let folded = fold_key(&key);
+                let pos = match layout.index.get(&folded) {
+                    Some(&i) => Some(i),
+                    None => match add_index.get(&folded) {
+                        Some(&j) => {
+                            let c = &mut adds[j];
+                            c.ty = widen(c.ty, v.column_type());
+                            Some(existing + j)
+                        }
+                        None if existing + adds.len() < ATTRIBUTE_COLUMNS_MAX => None,
+                        None => {
+                            keys.push(key);
+                            slots.push(NO_COLUMN);
+                            continue;
+                        }
+                    },
+                };
+                let seen = committed.is_some_and(|d| pos.is_some_and(|i| d.has(i)))
+                    || pending_ds
+                        .get(&cur_lower)
+                        .is_some_and(|d| pos.is_some_and(|i| d.has(i)));
+                let used = committed.map_or(0, DatasetColumns::count)
+                    + pending_ds.get(&cur_lower).map_or(0, DatasetColumns::count);
+                if seen || used < DATASET_COLUMNS_MAX {
+                    let i = match pos {
+                        Some(i) => i,
+                        None => {
+                            add_index.insert(folded, adds.len());
+                            adds.push(Column {
+                                name: key.to_string(),
+                                ty: v.column_type(),
+                            });
+                            existing + adds.len() - 1
+                        }
+                    };
+                    if !seen {
+                        if committed.is_none() && !pending_ds.contains_key(&cur_lower) {
+                            new_datasets += 1;
+                        }
+                        pending_ds.entry(cur_lower.clone()).or_default().mark(i);
+                        fresh.push((cur_lower.clone(), i));
+                    }
+                    slot = i as u32;
                 }
-                slots.push(i as u32);
-            } else if let Some(slot) = new.get_mut(k.as_str()) {
-                slot.1 = widen(slot.1, ty);
-                slots.push((columns.len() + slot.0) as u32);
-            } else if columns.len() + new.len() < ATTRIBUTE_COLUMNS_MAX {
-                slots.push((columns.len() + order.len()) as u32);
-                new.insert(k, (order.len(), ty));
-                order.push(k);
-            } else {
-                dropped += 1;
-                slots.push(NO_COLUMN);
             }
+            keys.push(key);
+            slots.push(slot);
         }
     }
-    let mut changes = Vec::new();
-    let mut widened: Vec<_> = widened.into_iter().collect();
-    widened.sort_by_key(|(i, _)| *i);
-    for (i, ty) in widened {
-        changes.push(ColumnChange::Widen(columns[i].name.clone(), ty));
-    }
-    for name in order {
-        if let Some((_, ty)) = new.get(name) {
-            changes.push(ColumnChange::Add(name.to_string(), *ty));
+    // Second pass: values their column cannot hold exactly spill too, now that the types of
+    // the added columns are final.
+    let ty_of = |i: usize| {
+        if i < existing {
+            layout.columns[i].ty
+        } else {
+            adds[i - existing].ty
+        }
+    };
+    let mut overflow_changes: HashMap<String, Column> = HashMap::new();
+    let mut spill_names = Vec::with_capacity(total);
+    let mut fields_spilled = 0u64;
+    let mut field = 0usize;
+    let mut spilled_at: Vec<(u32, u32)> = Vec::new();
+    for (row, e) in events.iter().enumerate() {
+        for (_, v) in &e.fields {
+            let s = slots[field];
+            if s != NO_COLUMN && v.fits(ty_of(s as usize)) {
+                spill_names.push(None);
+            } else {
+                slots[field] = NO_COLUMN;
+                fields_spilled += 1;
+                let row = u32::try_from(row).unwrap_or(u32::MAX);
+                match spilled_at.last_mut() {
+                    Some((r, n)) if *r == row => *n += 1,
+                    _ => spilled_at.push((row, 1)),
+                }
+                let key = &keys[field];
+                let folded = fold_key(key);
+                let known = overflow_changes
+                    .get(&folded)
+                    .or(layout.overflow.get(&folded))
+                    .cloned();
+                let name = match known {
+                    Some(c) => {
+                        let w = widen(c.ty, v.column_type());
+                        if w != c.ty {
+                            let name = c.name.clone();
+                            overflow_changes.insert(folded, Column { name, ty: w });
+                        }
+                        c.name
+                    }
+                    None => {
+                        // A key with its own column spills under that column's name.
+                        let name = match layout.index.get(&folded) {
+                            Some(&i) => layout.columns[i].name.clone(),
+                            None => match add_index.get(&folded) {
+                                Some(&j) => adds[j].name.clone(),
+                                None => key.to_string(),
+                            },
+                        };
+                        overflow_changes.insert(
+                            folded,
+                            Column {
+                                name: name.clone(),
+                                ty: v.column_type(),
+                            },
+                        );
+                        name
+                    }
+                };
+                spill_names.push(Some(std::sync::Arc::from(name.as_str())));
+            }
+            field += 1;
         }
     }
+    let mut overflow_slot = layout.overflow_position();
+    if fields_spilled > 0 && overflow_slot.is_none() {
+        overflow_slot = Some(existing + adds.len());
+        adds.push(Column {
+            name: COL_OVERFLOW.to_string(),
+            ty: ColumnType::String,
+        });
+    }
+    let mut overflow_changes: Vec<(String, Column)> = overflow_changes.into_iter().collect();
+    overflow_changes.sort_by(|a, b| a.0.cmp(&b.0));
     ColumnPlan {
-        changes,
-        fields_dropped: dropped,
+        adds,
         slots,
+        fresh,
+        overflow_changes,
+        spill_names,
+        fields_spilled,
+        spilled_at,
+        overflow_slot,
+    }
+}
+
+/// A field value as overflow JSON: non-finite floats as the text DuckDB casts back to them.
+fn json_value(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Str(s) => serde_json::Value::String(s.clone()),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Float(f) => match serde_json::Number::from_f64(*f) {
+            Some(n) => serde_json::Value::Number(n),
+            None if f.is_nan() => serde_json::Value::String("NaN".into()),
+            None if *f > 0.0 => serde_json::Value::String("Infinity".into()),
+            None => serde_json::Value::String("-Infinity".into()),
+        },
     }
 }
 
@@ -118,11 +347,12 @@ fn fixed_type(duck: &str) -> DataType {
 /// Builds the record batch. `slots` is [`ColumnPlan::slots`] and every column it names must
 /// exist with a type that holds its values; fields without one are skipped.
 pub(crate) fn build(
-    slots: &[u32],
+    plan: &ColumnPlan,
     columns: &[Column],
     events: &[Event],
     first_seq: i64,
 ) -> Result<RecordBatch, StoreError> {
+    let slots = &plan.slots;
     let n = events.len();
     let mut dataset = StringBuilder::with_capacity(n, n * 16);
     let mut time = Int64Builder::with_capacity(n);
@@ -141,6 +371,11 @@ pub(crate) fn build(
     let mut cells: Vec<Vec<(usize, &Value)>> = vec![Vec::new(); columns.len()];
     let mut keys_buf = String::new();
     let mut slot = slots.iter();
+    let mut spill = plan.spill_names.iter();
+    let mut overflow: Vec<Option<String>> = Vec::new();
+    if plan.fields_spilled > 0 {
+        overflow.resize(n, None);
+    }
     for (row, e) in events.iter().enumerate() {
         dataset.append_value(&e.dataset);
         time.append_value(e.time_ns);
@@ -174,10 +409,19 @@ pub(crate) fn build(
         name.append_option(e.name.as_deref());
         service.append_option(e.service.as_deref());
         duration.append_option(e.duration_ms);
+        let mut spilled = serde_json::Map::new();
         for (_, v) in &e.fields {
             let c = slot.next().copied().unwrap_or(NO_COLUMN) as usize;
+            let name = spill.next().and_then(Option::as_ref);
             if let Some(cell) = cells.get_mut(c) {
                 cell.push((row, v));
+            } else if let Some(name) = name {
+                spilled.insert(name.to_string(), json_value(v));
+            }
+        }
+        if !spilled.is_empty() {
+            if let Some(slot) = overflow.get_mut(row) {
+                *slot = Some(serde_json::Value::Object(spilled).to_string());
             }
         }
     }
@@ -208,6 +452,12 @@ pub(crate) fn build(
     for (c, col) in columns.iter().enumerate() {
         let dt = arrow_type(col.ty);
         fields.push(Field::new(col.name.as_str(), dt.clone(), true));
+        if Some(c) == plan.overflow_slot && !overflow.is_empty() {
+            arrays.push(Arc::new(duckdb::arrow::array::StringArray::from(
+                std::mem::take(&mut overflow),
+            )));
+            continue;
+        }
         let col_cells = &cells[c];
         if col_cells.is_empty() {
             arrays.push(new_null_array(&dt, n));

@@ -117,6 +117,7 @@ fn row_event(names: &[&str], cols: &[ArrayRef], r: usize) -> Event {
     let mut e = Event::new(String::new(), 0, SignalKind::Plain);
     let mut hi = None;
     let mut lo = None;
+    let mut spilled = None;
     for (name, col) in names.iter().zip(cols) {
         let v = cell(col, r);
         match *name {
@@ -162,9 +163,33 @@ fn row_event(names: &[&str], cols: &[ArrayRef], r: usize) -> Event {
                     _ => None,
                 }
             }
+            schema::COL_OVERFLOW => {
+                if let Some(Value::Str(s)) = v {
+                    spilled = Some(s);
+                }
+            }
             other => {
                 if let Some(v) = v {
                     e.fields.push((other.to_string(), v));
+                }
+            }
+        }
+    }
+    if let Some(text) = spilled {
+        // Fields kept in the overflow column come back beside the others.
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&text) {
+            for (k, v) in map {
+                let v = match v {
+                    serde_json::Value::String(s) => Value::Str(s),
+                    serde_json::Value::Bool(b) => Value::Bool(b),
+                    serde_json::Value::Number(n) => match n.as_i64() {
+                        Some(i) => Value::Int(i),
+                        None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+                    },
+                    other => Value::Str(other.to_string()),
+                };
+                if !e.fields.iter().any(|(have, _)| *have == k) {
+                    e.fields.push((k, v));
                 }
             }
         }

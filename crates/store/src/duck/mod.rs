@@ -76,18 +76,20 @@ impl Default for StoreOptions {
 
 pub(crate) struct Writer {
     conn: Connection,
-    /// Columns already recorded in `dataset_columns`: by lowercased dataset, a flag per
-    /// attribute column position.
-    seen: HashMap<String, Vec<bool>>,
-    /// Attribute column name → position among attribute columns.
-    index: batch::ColumnIndex,
-    columns: Vec<Column>,
+    /// Attribute columns, spilled keys, and the columns each dataset has written (what is
+    /// recorded in `dataset_columns`).
+    layout: batch::Layout,
     /// `__seq` of the next event committed.
     next_seq: i64,
 }
 
+/// Decides, for a group about to commit, whether to fail it (fault injection for tests of
+/// the rollback and isolation paths).
+pub type CommitFault = Box<dyn Fn(&[Event]) -> bool + Send + Sync>;
+
 /// DuckDB-backed [`Store`].
 pub struct DuckStore {
+    fault: RwLock<Option<CommitFault>>,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
     /// Kept to open more read connections when the pool is empty.
@@ -104,14 +106,16 @@ fn engine(e: duckdb::Error) -> StoreError {
     StoreError::Engine(e.to_string())
 }
 
-/// Quotes an identifier for DuckDB.
+/// Quotes an identifier for DuckDB: the query crate's dialect, the one quoting function.
 pub(crate) fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    use query::dialect::Dialect;
+    query::DuckDb.ident(name)
 }
 
-/// Quotes a string literal for DuckDB.
+/// Quotes a string literal for DuckDB (the dialect's).
 pub(crate) fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    use query::dialect::Dialect;
+    query::DuckDb.string(s)
 }
 
 pub(crate) fn duck_type(ty: ColumnType) -> &'static str {
@@ -131,16 +135,6 @@ fn column_type_of(duck: &str) -> ColumnType {
         "DOUBLE" | "FLOAT" | "REAL" => ColumnType::Float,
         "BOOLEAN" => ColumnType::Boolean,
         _ => ColumnType::String,
-    }
-}
-
-/// The narrowest type that holds values of both types without loss.
-pub(crate) fn widen(a: ColumnType, b: ColumnType) -> ColumnType {
-    use ColumnType::*;
-    match (a, b) {
-        (x, y) if x == y => x,
-        (Integer, Float) | (Float, Integer) => Float,
-        _ => String,
     }
 }
 
@@ -178,10 +172,11 @@ impl DuckStore {
             setup.push_str(&format!("SET memory_limit = {};", literal(limit)));
         }
         // Tuning knob for experiments and operators: extra DuckDB `SET` statements,
-        // e.g. WAGGLE_DUCKDB_SET="checkpoint_threshold='256MB'".
-        if let Ok(extra) = std::env::var("WAGGLE_DUCKDB_SET") {
-            for stmt in extra.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                setup.push_str(&format!("SET {stmt};"));
+        // e.g. WAGGLE_DUCKDB_SET="checkpoint_threshold='256MB'". Only settings that cannot
+        // weaken "a 2xx means committed" are accepted.
+        if let Ok(extra) = std::env::var(DUCKDB_SET_ENV) {
+            for stmt in tuning_statements(&extra)? {
+                setup.push_str(&stmt);
             }
         }
         if let Some(threads) = options.threads {
@@ -195,6 +190,7 @@ impl DuckStore {
             "CREATE TABLE IF NOT EXISTS events ({});\
              CREATE TABLE IF NOT EXISTS retention (dataset VARCHAR PRIMARY KEY, days INTEGER NOT NULL);\
              CREATE TABLE IF NOT EXISTS dataset_columns (dataset VARCHAR NOT NULL, name VARCHAR NOT NULL, created_ns BIGINT NOT NULL, PRIMARY KEY (dataset, name));\
+             CREATE TABLE IF NOT EXISTS overflow_columns (name VARCHAR PRIMARY KEY, type VARCHAR NOT NULL);\
              CREATE TABLE IF NOT EXISTS docs (kind VARCHAR NOT NULL, id VARCHAR NOT NULL, dataset VARCHAR NOT NULL, body VARCHAR NOT NULL, created_ns BIGINT NOT NULL, PRIMARY KEY (kind, id));",
             fixed.join(", ")
         ));
@@ -208,9 +204,7 @@ impl DuckStore {
             )
             .map_err(engine)?;
         }
-        let columns = read_columns(&conn)?;
-        let index = column_index(&columns);
-        let seen = read_seen(&conn, &index)?;
+        let layout = read_layout(&conn)?;
         let mut readers = Vec::new();
         for _ in 0..options.read_connections.max(1) {
             readers.push(conn.try_clone().map_err(engine)?);
@@ -218,14 +212,11 @@ impl DuckStore {
         let spare = conn.try_clone().map_err(engine)?;
         let next_seq = next_seq(&conn)?;
         Ok(Self {
-            catalog: RwLock::new(Catalog {
-                columns: columns.clone(),
-            }),
+            fault: RwLock::new(None),
+            catalog: RwLock::new(layout.catalog()),
             writer: Mutex::new(Writer {
                 conn,
-                seen,
-                index,
-                columns,
+                layout,
                 next_seq,
             }),
             readers: Mutex::new(readers),
@@ -245,6 +236,14 @@ impl DuckStore {
             }
             Ok(store)
         })
+    }
+
+    /// Makes every commit for which `fault` answers true fail after its rows are appended
+    /// (the transaction rolls back), as a full disk or an I/O error would.
+    pub fn set_commit_fault(&self, fault: Option<CommitFault>) {
+        if let Ok(mut f) = self.fault.write() {
+            *f = fault;
+        }
     }
 
     fn with_reader<T>(
@@ -289,43 +288,96 @@ impl DuckStore {
     }
 }
 
+/// Environment variable with extra DuckDB settings (`name = value; …`).
+pub const DUCKDB_SET_ENV: &str = "WAGGLE_DUCKDB_SET";
+
+/// DuckDB settings an operator may change (our choice: memory, threads, spilling and
+/// checkpoint cadence only). Anything that could let a commit return before its WAL is
+/// on disk, or change what a query returns, is refused at start-up.
+pub const DUCKDB_SETTINGS_ALLOWED: &[&str] = &[
+    "checkpoint_threshold",
+    "wal_autocheckpoint",
+    "memory_limit",
+    "max_memory",
+    "threads",
+    "worker_threads",
+    "temp_directory",
+    "max_temp_directory_size",
+    "preserve_insertion_order",
+];
+
+/// `SET` statements for `name = value; …`, or an error naming the refused setting.
+pub fn tuning_statements(spec: &str) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    for stmt in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let refuse = |why: &str| StoreError::Open {
+            path: DUCKDB_SET_ENV.to_string(),
+            reason: format!("{stmt:?}: {why}"),
+        };
+        let (name, value) = stmt
+            .split_once('=')
+            .ok_or_else(|| refuse("expected name = value"))?;
+        let name = name.trim();
+        let value = value.trim();
+        if !DUCKDB_SETTINGS_ALLOWED
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(name))
+        {
+            return Err(refuse(&format!(
+                "this setting is not allowed (it could weaken durability or change query \
+                 answers); allowed: {}",
+                DUCKDB_SETTINGS_ALLOWED.join(", ")
+            )));
+        }
+        if value.is_empty() || value.chars().any(|c| c.is_control() || c == '"') {
+            return Err(refuse(
+                "the value is empty or has control characters or quotes",
+            ));
+        }
+        out.push(format!("SET {name} = {value};"));
+    }
+    Ok(out)
+}
+
 fn poisoned() -> StoreError {
     StoreError::Engine("a store lock was poisoned by an earlier panic".into())
 }
 
-fn column_index(columns: &[Column]) -> batch::ColumnIndex {
-    columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.clone(), i))
-        .collect()
-}
-
-fn read_seen(
-    conn: &Connection,
-    index: &batch::ColumnIndex,
-) -> Result<HashMap<String, Vec<bool>>, StoreError> {
+/// The writer's layout as the database holds it: attribute columns, spilled keys, and the
+/// columns each dataset has written.
+fn read_layout(conn: &Connection) -> Result<batch::Layout, StoreError> {
+    let columns = read_columns(conn)?;
+    let overflow = {
+        let mut stmt = conn
+            .prepare("SELECT name, type FROM overflow_columns")
+            .map_err(engine)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(engine)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, ty) = row.map_err(engine)?;
+            out.push(Column {
+                name,
+                ty: column_type_of(&ty),
+            });
+        }
+        out
+    };
+    let mut layout = batch::Layout::new(columns, overflow);
     let mut stmt = conn
         .prepare("SELECT dataset, name FROM dataset_columns")
         .map_err(engine)?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
         .map_err(engine)?;
-    let mut out: HashMap<String, Vec<bool>> = HashMap::new();
     for row in rows {
         let (d, c) = row.map_err(engine)?;
-        if let Some(&i) = index.get(&c) {
-            mark(out.entry(d).or_default(), i);
+        if let Some(&i) = layout.index.get(&schema::fold_key(&c)) {
+            layout.datasets.entry(d).or_default().mark(i);
         }
     }
-    Ok(out)
-}
-
-fn mark(flags: &mut Vec<bool>, i: usize) {
-    if flags.len() <= i {
-        flags.resize(i + 1, false);
-    }
-    flags[i] = true;
+    Ok(layout)
 }
 
 fn now_ns() -> i64 {
@@ -437,18 +489,24 @@ impl Store for DuckStore {
         self.max_sample_rate
             .fetch_max(rate, std::sync::atomic::Ordering::Relaxed);
         let mut w = self.writer.lock().map_err(|_| poisoned())?;
-        let result = insert_locked(&mut w, events);
-        if result.is_err() {
-            // The transaction rolled back: forget columns it may have added.
-            let _ = w.conn.execute_batch("ROLLBACK");
-            let cols = read_columns(&w.conn)?;
-            w.index = column_index(&cols);
-            w.seen = read_seen(&w.conn, &w.index)?;
-            w.columns = cols;
+        let fault = self.fault.read().map_err(|_| poisoned())?;
+        let result = insert_locked(&mut w, events, fault.as_deref());
+        drop(fault);
+        match &result {
+            Err(_) => {
+                // The transaction rolled back: forget columns it may have added.
+                let _ = w.conn.execute_batch("ROLLBACK");
+                w.layout = read_layout(&w.conn)?;
+            }
+            Ok(_) => {}
         }
-        if let Ok(mut cat) = self.catalog.write() {
-            if cat.columns.len() != w.columns.len() || cat.columns != w.columns {
-                cat.columns = w.columns.clone();
+        let changed = match &result {
+            Ok(r) => r.schema_changed,
+            Err(_) => true,
+        };
+        if changed {
+            if let Ok(mut cat) = self.catalog.write() {
+                *cat = w.layout.catalog();
             }
         }
         result
@@ -726,80 +784,54 @@ fn doc_from_row(r: Vec<Option<model::Value>>) -> Option<MetaDoc> {
     })
 }
 
-fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, StoreError> {
+fn insert_locked(
+    w: &mut Writer,
+    events: &[Event],
+    fault: Option<&(dyn Fn(&[Event]) -> bool + Send + Sync)>,
+) -> Result<InsertReport, StoreError> {
     let t0 = std::time::Instant::now();
-    let plan = batch::plan_columns(&w.index, &w.columns, events);
+    let mut plan = batch::plan_columns(&w.layout, events);
     w.conn.execute_batch("BEGIN TRANSACTION").map_err(engine)?;
-    for change in &plan.changes {
-        let sql = match change {
-            batch::ColumnChange::Add(name, ty) => format!(
+    for c in &plan.adds {
+        w.conn
+            .execute_batch(&format!(
                 "ALTER TABLE events ADD COLUMN {} {}",
-                ident(name),
-                duck_type(*ty)
-            ),
-            batch::ColumnChange::Widen(name, ty) => format!(
-                "ALTER TABLE events ALTER COLUMN {} TYPE {}",
-                ident(name),
-                duck_type(*ty)
-            ),
-        };
-        w.conn.execute_batch(&sql).map_err(engine)?;
+                ident(&c.name),
+                duck_type(c.ty)
+            ))
+            .map_err(engine)?;
     }
-    for change in plan.changes {
-        match change {
-            batch::ColumnChange::Add(name, ty) => {
-                w.index.insert(name.clone(), w.columns.len());
-                w.columns.push(Column { name, ty });
-            }
-            batch::ColumnChange::Widen(name, ty) => {
-                if let Some(&i) = w.index.get(&name) {
-                    w.columns[i].ty = ty;
-                }
-            }
-        }
-    }
-    // Record (dataset, column) pairs this batch writes for the first time: a flag lookup per
-    // field; only new pairs allocate.
-    let mut fresh: Vec<(String, usize)> = Vec::new();
-    {
-        let mut slot = plan.slots.iter();
-        let mut cur_name: Option<&str> = None;
-        let mut cur_lower = String::new();
-        let mut cur_seen: &[bool] = &[];
-        for e in events {
-            if cur_name != Some(e.dataset.as_str()) {
-                cur_name = Some(e.dataset.as_str());
-                cur_lower = e.dataset.to_lowercase();
-                cur_seen = w.seen.get(&cur_lower).map_or(&[], Vec::as_slice);
-            }
-            for _ in &e.fields {
-                let c = slot.next().copied().unwrap_or(batch::NO_COLUMN);
-                if c == batch::NO_COLUMN || cur_seen.get(c as usize).copied().unwrap_or(false) {
-                    continue;
-                }
-                if !fresh
-                    .iter()
-                    .any(|(d, i)| *i == c as usize && *d == cur_lower)
-                {
-                    fresh.push((cur_lower.clone(), c as usize));
-                }
-            }
-        }
-    }
-    if !fresh.is_empty() {
-        let created = now_ns();
+    if !plan.overflow_changes.is_empty() {
         let mut stmt = w
             .conn
-            .prepare("INSERT OR IGNORE INTO dataset_columns VALUES (?, ?, ?)")
+            .prepare("INSERT OR REPLACE INTO overflow_columns VALUES (?, ?)")
             .map_err(engine)?;
-        for (d, c) in &fresh {
-            let name = w.columns.get(*c).map_or("", |col| col.name.as_str());
-            stmt.execute(duckdb::params![d, name, created])
+        for (_, c) in &plan.overflow_changes {
+            stmt.execute(duckdb::params![c.name, duck_type(c.ty)])
                 .map_err(engine)?;
         }
     }
+    // Record (dataset, column) pairs this batch writes for the first time, through the
+    // appender (one statement however many pairs).
+    let all_columns: Vec<Column> = w
+        .layout
+        .columns
+        .iter()
+        .chain(plan.adds.iter())
+        .cloned()
+        .collect();
+    if !plan.fresh.is_empty() {
+        let created = now_ns();
+        let mut app = w.conn.appender("dataset_columns").map_err(engine)?;
+        for (d, c) in &plan.fresh {
+            let name = all_columns.get(*c).map_or("", |col| col.name.as_str());
+            app.append_row(duckdb::params![d, name, created])
+                .map_err(engine)?;
+        }
+        app.flush().map_err(engine)?;
+    }
     let t1 = std::time::Instant::now();
-    let record_batch = batch::build(&plan.slots, &w.columns, events, w.next_seq)?;
+    let record_batch = batch::build(&plan, &all_columns, events, w.next_seq)?;
     let index_batch = trace_index::entries(events, w.next_seq)?;
     let t2 = std::time::Instant::now();
     {
@@ -813,19 +845,36 @@ fn insert_locked(w: &mut Writer, events: &[Event]) -> Result<InsertReport, Store
         app.flush().map_err(engine)?;
     }
     let t3 = std::time::Instant::now();
+    if fault.is_some_and(|f| f(events)) {
+        return Err(StoreError::Engine("injected commit failure".into()));
+    }
     w.conn.execute_batch("COMMIT").map_err(engine)?;
     let t4 = std::time::Instant::now();
-    for (d, c) in fresh {
-        mark(w.seen.entry(d).or_default(), c);
+    let schema_changed = !plan.adds.is_empty() || !plan.overflow_changes.is_empty();
+    let spilled_at = std::mem::take(&mut plan.spilled_at);
+    for c in plan.adds {
+        w.layout
+            .index
+            .insert(schema::fold_key(&c.name), w.layout.columns.len());
+        w.layout.columns.push(c);
+    }
+    for (folded, c) in plan.overflow_changes {
+        w.layout.overflow.insert(folded, c);
+    }
+    for (d, c) in plan.fresh {
+        w.layout.datasets.entry(d).or_default().mark(c);
     }
     w.next_seq += events.len() as i64;
     let us = |a: std::time::Instant, b: std::time::Instant| (b - a).as_micros() as u64;
     Ok(InsertReport {
         rows: events.len() as u64,
-        fields_dropped: plan.fields_dropped,
+        fields_spilled: plan.fields_spilled,
+        spilled_at,
+        schema_changed,
         schema_us: us(t0, t1),
         build_us: us(t1, t2),
         append_us: us(t2, t3),
         commit_us: us(t3, t4),
+        ..InsertReport::default()
     })
 }
