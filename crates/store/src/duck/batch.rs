@@ -310,21 +310,6 @@ pub(crate) fn plan_columns(layout: &Layout, events: &[Event]) -> ColumnPlan {
     }
 }
 
-/// A field value as overflow JSON: non-finite floats as the text DuckDB casts back to them.
-fn json_value(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Str(s) => serde_json::Value::String(s.clone()),
-        Value::Int(i) => serde_json::Value::from(*i),
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Float(f) => match serde_json::Number::from_f64(*f) {
-            Some(n) => serde_json::Value::Number(n),
-            None if f.is_nan() => serde_json::Value::String("NaN".into()),
-            None if *f > 0.0 => serde_json::Value::String("Infinity".into()),
-            None => serde_json::Value::String("-Infinity".into()),
-        },
-    }
-}
-
 fn arrow_type(ty: ColumnType) -> DataType {
     match ty {
         ColumnType::String => DataType::Utf8,
@@ -409,19 +394,19 @@ pub(crate) fn build(
         name.append_option(e.name.as_deref());
         service.append_option(e.service.as_deref());
         duration.append_option(e.duration_ms);
-        let mut spilled = serde_json::Map::new();
+        let mut spilled = String::new();
         for (_, v) in &e.fields {
             let c = slot.next().copied().unwrap_or(NO_COLUMN) as usize;
             let name = spill.next().and_then(Option::as_ref);
             if let Some(cell) = cells.get_mut(c) {
                 cell.push((row, v));
             } else if let Some(name) = name {
-                spilled.insert(name.to_string(), json_value(v));
+                model::schema::overflow::push(&mut spilled, name, v);
             }
         }
         if !spilled.is_empty() {
             if let Some(slot) = overflow.get_mut(row) {
-                *slot = Some(serde_json::Value::Object(spilled).to_string());
+                *slot = Some(spilled);
             }
         }
     }

@@ -176,21 +176,10 @@ fn row_event(names: &[&str], cols: &[ArrayRef], r: usize) -> Event {
         }
     }
     if let Some(text) = spilled {
-        // Fields kept in the overflow column come back beside the others.
-        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&text) {
-            for (k, v) in map {
-                let v = match v {
-                    serde_json::Value::String(s) => Value::Str(s),
-                    serde_json::Value::Bool(b) => Value::Bool(b),
-                    serde_json::Value::Number(n) => match n.as_i64() {
-                        Some(i) => Value::Int(i),
-                        None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-                    },
-                    other => Value::Str(other.to_string()),
-                };
-                if !e.fields.iter().any(|(have, _)| *have == k) {
-                    e.fields.push((k, v));
-                }
+        // Fields kept in the overflow column come back beside the others, typed.
+        for (k, v) in schema::overflow::decode(&text) {
+            if !e.fields.iter().any(|(have, _)| *have == k) {
+                e.fields.push((k, v));
             }
         }
     }
