@@ -180,8 +180,17 @@ fn digits(b: &[u8], i: usize, min: usize, max: usize) -> Option<usize> {
     (n >= min).then_some(n)
 }
 
-/// `YYYY-MM-DD` (also `/`, `_` or `.` separated, or `DD-MM-YYYY`): length matched.
+fn ends_word(b: &[u8], end: usize) -> bool {
+    end == b.len() || !b[end].is_ascii_alphanumeric()
+}
+
+/// `YYYY-MM-DD` (also `/`, `_` or `.` separated, or `DD-MM-YYYY`) ending a word: length.
 fn match_date(b: &[u8], i: usize) -> Option<usize> {
+    match_date_raw(b, i).filter(|n| ends_word(b, i + n))
+}
+
+/// [`match_date`] without the word-end check.
+fn match_date_raw(b: &[u8], i: usize) -> Option<usize> {
     let a = digits(b, i, 1, 4)?;
     let sep = *b.get(i + a)?;
     if !matches!(sep, b'-' | b'/' | b'_' | b'.') {
@@ -196,8 +205,7 @@ fn match_date(b: &[u8], i: usize) -> Option<usize> {
     if a != 4 && d != 4 {
         return None;
     }
-    let end = i + a + m + 2 + d;
-    (end == b.len() || !b[end].is_ascii_alphanumeric()).then_some(end - i)
+    Some(a + m + 2 + d)
 }
 
 /// `HH:MM[:SS[.frac]]` with an optional zone: length matched.
@@ -235,14 +243,14 @@ fn match_time(b: &[u8], i: usize) -> Option<usize> {
 
 /// A full timestamp: date, optional `T`/space and time.
 fn match_timestamp(b: &[u8], i: usize) -> Option<usize> {
-    if let Some(d) = match_date(b, i) {
+    if let Some(d) = match_date_raw(b, i) {
         let j = i + d;
         if matches!(b.get(j), Some(b'T') | Some(b' ')) {
             if let Some(t) = match_time(b, j + 1) {
                 return Some(d + 1 + t);
             }
         }
-        return Some(d);
+        return ends_word(b, j).then_some(d);
     }
     match_time(b, i)
 }
