@@ -19,14 +19,26 @@ const TOKEN: &str = "acceptance0rollbar0token0000000a";
 
 #[test]
 fn pyrollbar_message_decodes() {
-    let s = decode(&fixture("message_warning.json"), Some("application/json"), Some(TOKEN), Limits::default()).unwrap();
+    let s = decode(
+        &fixture("message_warning.json"),
+        Some("application/json"),
+        Some(TOKEN),
+        Limits::default(),
+    )
+    .unwrap();
     assert_eq!(s.token(), TOKEN);
     assert_eq!(s.kind, BodyKind::Message);
     assert_eq!(s.level, Level::Warning);
     assert_eq!(s.environment, "production");
     assert_eq!(s.data.framework.as_deref(), Some("flask"));
-    assert_eq!(s.data.server.as_ref().unwrap().root.as_deref(), Some("/backend-flask"));
-    assert_eq!(s.data.uuid.as_deref(), Some("f5647052-0d30-4013-8b23-b1c5964a1edf"));
+    assert_eq!(
+        s.data.server.as_ref().unwrap().root.as_deref(),
+        Some("/backend-flask")
+    );
+    assert_eq!(
+        s.data.uuid.as_deref(),
+        Some("f5647052-0d30-4013-8b23-b1c5964a1edf")
+    );
     assert_eq!(s.time_ns(0), 1_795_650_491_000_000_000);
     assert!(!s.is_client_side());
     // The raw data is kept as sent (the occurrence API returns it).
@@ -35,14 +47,26 @@ fn pyrollbar_message_decodes() {
 
 #[test]
 fn pyrollbar_flask_exception_decodes() {
-    let s = decode(&fixture("flask_keyerror.json"), Some("application/json"), Some(TOKEN), Limits::default()).unwrap();
+    let s = decode(
+        &fixture("flask_keyerror.json"),
+        Some("application/json"),
+        Some(TOKEN),
+        Limits::default(),
+    )
+    .unwrap();
     assert_eq!(s.kind, BodyKind::Trace);
     assert_eq!(s.level, Level::Error);
     assert_eq!(s.data.context.as_deref(), Some("/api/activities"));
     let t = &s.traces()[0];
     assert_eq!(t.frames.as_ref().unwrap().len(), 6);
-    assert_eq!(t.exception.as_ref().unwrap().class.as_deref(), Some("KeyError"));
-    assert_eq!(t.frames.as_ref().unwrap()[5].locals.as_ref().unwrap()["body"]["handle"], json!("andrewbrown"));
+    assert_eq!(
+        t.exception.as_ref().unwrap().class.as_deref(),
+        Some("KeyError")
+    );
+    assert_eq!(
+        t.frames.as_ref().unwrap()[5].locals.as_ref().unwrap()["body"]["handle"],
+        json!("andrewbrown")
+    );
     let req = s.data.request.as_ref().unwrap();
     assert_eq!(req.method.as_deref(), Some("POST"));
     assert_eq!(req.user_ip.as_deref(), Some("127.0.0.1"));
@@ -62,18 +86,31 @@ fn body_token_is_used_without_header_and_header_wins() {
 
 #[test]
 fn form_encoded_payload_is_accepted() {
-    let json = r#"{"access_token":"t","data":{"environment":"dev","body":{"message":{"body":"a b&c"}}}}"#;
-    let form = format!(
-        "payload={}",
-        percent_encode(json)
+    let json =
+        r#"{"access_token":"t","data":{"environment":"dev","body":{"message":{"body":"a b&c"}}}}"#;
+    let form = format!("payload={}", percent_encode(json));
+    let s = decode(
+        form.as_bytes(),
+        Some("application/x-www-form-urlencoded; charset=utf-8"),
+        None,
+        Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        s.data.body.unwrap().message.unwrap().body.as_deref(),
+        Some("a b&c")
     );
-    let s = decode(form.as_bytes(), Some("application/x-www-form-urlencoded; charset=utf-8"), None, Limits::default()).unwrap();
-    assert_eq!(s.data.body.unwrap().message.unwrap().body.as_deref(), Some("a b&c"));
 }
 
 fn percent_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -88,13 +125,20 @@ fn msg(status: u16, message: &str) -> (u16, String) {
     (status, json!({"err": 1, "message": message}).to_string())
 }
 
+/// (name, body, header token, (status, body)).
+type Case = (&'static str, Vec<u8>, Option<&'static str>, (u16, String));
+
 #[test]
 fn error_answer_table() {
     let ok_data = json!({"environment": "production", "body": {"message": {"body": "x"}}});
-    let with = |data: serde_json::Value| json!({"access_token": "t", "data": data}).to_string().into_bytes();
+    let with = |data: serde_json::Value| {
+        json!({"access_token": "t", "data": data})
+            .to_string()
+            .into_bytes()
+    };
     let big = vec![b' '; waggle_protocols::rollbar::PAYLOAD_BYTES_MAX_DEFAULT + 1];
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-    let cases: Vec<(&str, Vec<u8>, Option<&str>, (u16, String))> = vec![
+    let cases: Vec<Case> = vec![
         ("empty body", b"".to_vec(), Some("t"), msg(400, "No JSON payload was found.")),
         ("not json", b"{nope".to_vec(), Some("t"), msg(400, "Could not decode JSON payload: key must be a string at line 1 column 2")),
         ("not an object", b"[1]".to_vec(), Some("t"), msg(400, "Could not decode JSON payload: expected a JSON object")),
@@ -130,7 +174,11 @@ fn error_answer_table() {
     ];
     for (name, body, header, (status, expected)) in cases {
         let a = answer(&body, header);
-        assert_eq!((a.status, a.body.as_str()), (status, expected.as_str()), "{name}");
+        assert_eq!(
+            (a.status, a.body.as_str()),
+            (status, expected.as_str()),
+            "{name}"
+        );
         assert_eq!(a.header("content-type"), Some("application/json"), "{name}");
     }
 }
@@ -139,7 +187,10 @@ fn error_answer_table() {
 fn success_answer_is_rollbars() {
     let a = Answer::item_accepted("d516e559-9106-4aed-b588-cdf5a534e13b");
     assert_eq!(a.status, 200);
-    assert_eq!(a.body, r#"{"err":0,"result":{"id":null,"uuid":"d516e559-9106-4aed-b588-cdf5a534e13b"}}"#);
+    assert_eq!(
+        a.body,
+        r#"{"err":0,"result":{"id":null,"uuid":"d516e559-9106-4aed-b588-cdf5a534e13b"}}"#
+    );
 }
 
 #[test]
@@ -147,8 +198,15 @@ fn strict_limit_refuses_what_default_accepts() {
     let pad = "x".repeat(PAYLOAD_BYTES_MAX_STRICT);
     let body = json!({"access_token": "t", "data": {"environment": "e", "body": {"message": {"body": pad}}}}).to_string();
     assert!(decode(body.as_bytes(), None, None, Limits::default()).is_ok());
-    let strict = Limits { payload_bytes_max: PAYLOAD_BYTES_MAX_STRICT };
-    assert_eq!(decode(body.as_bytes(), None, None, strict).unwrap_err().status(), 413);
+    let strict = Limits {
+        payload_bytes_max: PAYLOAD_BYTES_MAX_STRICT,
+    };
+    assert_eq!(
+        decode(body.as_bytes(), None, None, strict)
+            .unwrap_err()
+            .status(),
+        413
+    );
 }
 
 #[test]
@@ -161,11 +219,19 @@ fn defaults_levels_uuid_and_remote_ip() {
     assert_eq!(s.ensure_uuid(|| "fresh".into()), "fresh");
     assert_eq!(s.raw_data["uuid"], json!("fresh"));
     s.resolve_remote_ip("10.0.0.9");
-    assert_eq!(s.data.request.as_ref().unwrap().user_ip.as_deref(), Some("10.0.0.9"));
+    assert_eq!(
+        s.data.request.as_ref().unwrap().user_ip.as_deref(),
+        Some("10.0.0.9")
+    );
     assert_eq!(s.raw_data["request"]["user_ip"], json!("10.0.0.9"));
     // `warn` is accepted as warning.
     let body = json!({"access_token": "t", "data": {"environment": "e", "level": "WARN", "body": {"message": {"body": "m"}}}}).to_string();
-    assert_eq!(decode(body.as_bytes(), None, None, Limits::default()).unwrap().level, Level::Warning);
+    assert_eq!(
+        decode(body.as_bytes(), None, None, Limits::default())
+            .unwrap()
+            .level,
+        Level::Warning
+    );
 }
 
 proptest! {
