@@ -5,6 +5,7 @@ pub mod aws;
 pub mod body;
 pub mod honeycomb;
 pub mod otlp;
+pub mod rollbar;
 pub mod tempo;
 pub mod xray;
 pub mod xray_control;
