@@ -657,6 +657,7 @@ impl P<'_> {
             } else {
                 break;
             };
+            self.skip_ws();
             let at = self.pos;
             let other = self.field_name()?;
             if other != name {
