@@ -304,14 +304,17 @@ fn insights_events() -> Vec<Event> {
     ]
 }
 
-fn run(q: &CompiledQuery, evs: &[Event]) -> Vec<Vec<(String, String)>> {
+/// Result rows as `(field, value)` pairs.
+type Rows = Vec<Vec<(String, String)>>;
+
+fn run(q: &CompiledQuery, evs: &[Event]) -> Rows {
     let rows = match &q.shape {
         Shape::Events(list) => naive::run_event_list(&q.plan, list, evs),
         Shape::Totals => naive::run_totals(&q.plan, evs),
         Shape::Series => naive::run_series(&q.plan, evs),
     };
     insights_results(q, &rows)
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{e}"))
         .into_iter()
         .map(|r| r.into_iter().map(|f| (f.field, f.value)).collect())
         .collect()
@@ -327,7 +330,7 @@ fn ctx<'a>(cat: &'a Catalog, groups: &'a [String]) -> InsightsContext<'a> {
     }
 }
 
-fn rows(q: &str) -> Vec<Vec<(String, String)>> {
+fn rows(q: &str) -> Rows {
     let cat = catalog();
     let groups = vec!["cruddur".to_string()];
     let c = insights_compile(q, &ctx(&cat, &groups)).unwrap_or_else(|e| panic!("{q}: {e}"));
@@ -346,7 +349,7 @@ fn r(cells: &[(&str, &str)]) -> Vec<(String, String)> {
 fn insights_examples() {
     let t =
         |s: i64| waggle_query::cloudwatch::insights_compile::insights_time((T0_S + s) * NS_PER_S);
-    let cases: Vec<(&str, Vec<Vec<(String, String)>>)> = vec![
+    let cases: Vec<(&str, Rows)> = vec![
         (
             "fields @timestamp, @message | sort @timestamp desc | limit 2",
             vec![
