@@ -7,6 +7,8 @@
 
 use model::Value;
 
+use crate::plan::{JsonRead, JsonStep};
+
 /// How one SQL engine spells things. Expressions passed in are already-rendered SQL.
 pub trait Dialect {
     /// A quoted identifier; any text is safe.
@@ -106,6 +108,35 @@ pub trait Dialect {
     /// The value of `key` in an overflow cell `e` (`model::schema::overflow`), as text
     /// (NULL when absent).
     fn overflow_text(&self, e: &str, key: &str) -> String;
+    /// A JSON path literal for [`Dialect::json_value`]. Keys never contain `"` or `\\` (the
+    /// CloudWatch parser admits letters, digits, `_`, `-` and `@` only); such characters are
+    /// replaced so the path stays well-formed (and matches nothing).
+    fn json_path(&self, path: &[JsonStep]) -> String {
+        let mut p = String::from("$");
+        for step in path {
+            match step {
+                JsonStep::Key(k) => {
+                    let k: String = k
+                        .chars()
+                        .map(|c| if c == '"' || c == '\\' { '\u{fffd}' } else { c })
+                        .collect();
+                    p.push_str(&format!(".\"{k}\""));
+                }
+                JsonStep::Index(i) => p.push_str(&format!("[{i}]")),
+            }
+        }
+        self.string(&p)
+    }
+    /// The value at `path` (a [`Dialect::json_path`] literal) of JSON text `e`, read as
+    /// [`JsonRead`] says; NULL when `e` is not valid JSON, the path leads nowhere or the value
+    /// is of another kind. Never raises on malformed text.
+    fn json_value(&self, e: &str, path: &str, read: JsonRead) -> String;
+    /// Space-delimited field `index` (0-based; negative from the end) of text `e`, split by
+    /// the regex literal `token` ([`crate::plan::DELIMITED_TOKEN_RE`]), without the
+    /// enclosing `[]` / `""` of a grouped field; NULL when there is no such field.
+    fn delimited_field(&self, e: &str, token: &str, index: i64) -> String;
+    /// The number of fields `e` splits into.
+    fn delimited_count(&self, e: &str, token: &str) -> String;
 }
 
 /// DuckDB (1.x) SQL.
@@ -307,6 +338,42 @@ impl Dialect for DuckDb {
 
     fn regexp_count(&self, e: &str, pattern: &str) -> String {
         format!("len(regexp_extract_all({e}, {pattern}))")
+    }
+
+    fn json_value(&self, e: &str, path: &str, read: JsonRead) -> String {
+        // CASE evaluates its branches only for the rows that reach them, so json_type and
+        // json_extract_string never see text json_valid rejected.
+        let ty = format!("json_type({e}, {path})");
+        let s = format!("json_extract_string({e}, {path})");
+        let inner = match read {
+            JsonRead::String => format!("CASE WHEN {ty} = 'VARCHAR' THEN {s} END"),
+            JsonRead::Number => format!(
+                "CASE WHEN {ty} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST({s} AS DOUBLE) END"
+            ),
+            JsonRead::Boolean => format!("CASE WHEN {ty} = 'BOOLEAN' THEN {s} = 'true' END"),
+            JsonRead::Kind => format!(
+                "CASE {ty} WHEN 'VARCHAR' THEN 'string' WHEN 'BIGINT' THEN 'number' WHEN 'UBIGINT' THEN 'number' WHEN 'DOUBLE' THEN 'number' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null' WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array' END"
+            ),
+        };
+        format!("CASE WHEN json_valid({e}) THEN {inner} END")
+    }
+
+    fn delimited_field(&self, e: &str, token: &str, index: i64) -> String {
+        // list_extract is 1-based and counts from the end for negative indexes.
+        let i = if index >= 0 {
+            index.saturating_add(1)
+        } else {
+            index
+        };
+        format!(
+            "regexp_replace(list_extract(regexp_extract_all({e}, {token}), {}), {}, '\\1\\2')",
+            self.int(i),
+            self.string(r#"(?s)^\[(.*)\]$|^"(.*)"$"#)
+        )
+    }
+
+    fn delimited_count(&self, e: &str, token: &str) -> String {
+        format!("len(regexp_extract_all({e}, {token}))")
     }
 }
 

@@ -10,6 +10,7 @@
 //! [`dialect::Dialect`] → rows from the store → [`results::honeycomb_data`].
 
 pub mod bubbleup;
+pub mod cloudwatch;
 pub mod derived;
 pub mod dialect;
 pub mod naive;

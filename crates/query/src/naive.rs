@@ -9,8 +9,8 @@ use model::{Event, SignalKind, Value};
 
 use crate::derived::{ArithOp, Node, Typed};
 use crate::plan::{
-    format_double, ColumnKind, ColumnRef, Operand, OrderTarget, Plan, Predicate, TraceScope,
-    HEATMAP_BUCKETS, TRACE_LOOKAROUND_NS,
+    format_double, ColumnKind, ColumnRef, EventList, JsonRead, JsonStep, Operand, OrderTarget,
+    Plan, Predicate, TraceScope, DELIMITED_TOKEN_RE, HEATMAP_BUCKETS, TRACE_LOOKAROUND_NS,
 };
 use crate::spec::CalcOp;
 use crate::Row;
@@ -23,6 +23,7 @@ pub fn column_value(c: &ColumnRef, e: &Event) -> Option<Value> {
         ColumnKind::SpanId => e.span_id.map(|s| Value::Str(s.to_hex())),
         ColumnKind::ParentId => e.parent_id.map(|s| Value::Str(s.to_hex())),
         ColumnKind::Timestamp => Some(Value::Int(e.time_ns)),
+        ColumnKind::Dataset => Some(Value::Str(e.dataset.clone())),
         ColumnKind::Stored(_) => match c.name.as_str() {
             COL_NAME => e.name.clone().map(Value::Str),
             COL_SERVICE => e.service.clone().map(Value::Str),
@@ -253,7 +254,85 @@ fn operand_value(o: &Operand, e: &Event) -> Option<Value> {
         Operand::Column(c) => column_value(c, e),
         Operand::AsDouble(c) => numeric_value(c, e).map(Value::Float),
         Operand::AsText(c) => text_value(c, e).map(Value::Str),
+        Operand::Json { column, path, read } => json_value(&text_value(column, e)?, path, *read),
+        Operand::Delimited {
+            column,
+            index,
+            numeric,
+        } => {
+            let f = delimited_field(&text_value(column, e)?, *index)?;
+            if *numeric {
+                parse_double(&f).map(Value::Float)
+            } else {
+                Some(Value::Str(f))
+            }
+        }
+        Operand::DelimitedCount(column) => Some(Value::Int(
+            delimited_tokens(&text_value(column, e)?).len() as i64,
+        )),
     }
+}
+
+/// [`Operand::Json`] on one text (`Dialect::json_value` renders the same).
+pub fn json_value(text: &str, path: &[JsonStep], read: JsonRead) -> Option<Value> {
+    let doc: serde_json::Value = serde_json::from_str(text).ok()?;
+    let mut v = &doc;
+    for step in path {
+        v = match step {
+            JsonStep::Key(k) => v.as_object()?.get(k)?,
+            JsonStep::Index(i) => v.as_array()?.get(*i as usize)?,
+        };
+    }
+    use serde_json::Value as J;
+    match (read, v) {
+        (JsonRead::String, J::String(s)) => Some(Value::Str(s.clone())),
+        (JsonRead::Number, J::Number(n)) => n.as_f64().map(Value::Float),
+        (JsonRead::Boolean, J::Bool(b)) => Some(Value::Bool(*b)),
+        (JsonRead::Kind, v) => Some(Value::Str(
+            match v {
+                J::String(_) => "string",
+                J::Number(_) => "number",
+                J::Bool(_) => "boolean",
+                J::Null => "null",
+                J::Object(_) => "object",
+                J::Array(_) => "array",
+            }
+            .into(),
+        )),
+        _ => None,
+    }
+}
+
+fn token_regex() -> Option<&'static regex::Regex> {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(DELIMITED_TOKEN_RE).ok())
+        .as_ref()
+}
+
+/// The space-delimited fields of `text` ([`DELIMITED_TOKEN_RE`] matches, grouping kept).
+pub fn delimited_tokens(text: &str) -> Vec<&str> {
+    token_regex().map_or_else(Vec::new, |re| {
+        re.find_iter(text).map(|m| m.as_str()).collect()
+    })
+}
+
+/// [`Operand::Delimited`]'s field `index` of `text`, without `[]` / `""` grouping.
+pub fn delimited_field(text: &str, index: i64) -> Option<String> {
+    let toks = delimited_tokens(text);
+    let i = if index >= 0 {
+        usize::try_from(index).ok()?
+    } else {
+        toks.len()
+            .checked_sub(usize::try_from(index.unsigned_abs()).ok()?)?
+    };
+    let t = *toks.get(i)?;
+    let grouped = t.len() >= 2
+        && ((t.starts_with('[') && t.ends_with(']')) || (t.starts_with('"') && t.ends_with('"')));
+    Some(if grouped {
+        t[1..t.len() - 1].to_string()
+    } else {
+        t.to_string()
+    })
 }
 
 /// SQL-style comparison of two values of like type (None when incomparable).
@@ -296,6 +375,9 @@ pub fn matches(p: &Predicate, e: &Event, ctx: &Ctx<'_>) -> bool {
         }
         Predicate::Contains(o, s) => {
             matches!(operand_value(o, e), Some(Value::Str(v)) if v.contains(s.as_str()))
+        }
+        Predicate::Regex(o, p) => {
+            matches!(operand_value(o, e), Some(Value::Str(v)) if p.regex.is_match(&v))
         }
         Predicate::In(o, values) => operand_value(o, e).is_some_and(|v| {
             values
@@ -718,6 +800,38 @@ pub fn run_series(plan: &Plan, events: &[Event]) -> Vec<Row> {
         Ordering::Equal
     });
     rows
+}
+
+/// The rows `sql::render_event_list` returns (ties on every key broken by input order).
+pub fn run_event_list(plan: &Plan, list: &EventList, events: &[Event]) -> Vec<Row> {
+    let ctx = Ctx {
+        events,
+        start_ns: plan.start_ns,
+        end_ns: plan.end_ns,
+    };
+    let mut hits: Vec<&Event> = events
+        .iter()
+        .filter(|e| in_scope(plan, e) && matches(&plan.predicate, e, &ctx))
+        .collect();
+    hits.sort_by(|a, b| {
+        for (c, desc) in &list.order {
+            let o = cmp_opt(&column_value(c, a), &column_value(c, b), *desc);
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        b.time_ns.cmp(&a.time_ns)
+    });
+    hits.truncate(plan.limit as usize);
+    hits.iter()
+        .map(|e| {
+            if list.columns.is_empty() {
+                vec![Some(Value::Int(1))]
+            } else {
+                list.columns.iter().map(|c| column_value(c, e)).collect()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

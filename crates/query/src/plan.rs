@@ -67,6 +67,8 @@ pub enum ColumnKind {
     Missing,
     /// A derived column (calculated field): its expression, computed per event.
     Derived(DerivedRef),
+    /// The event's dataset (CloudWatch `@log`: the log group).
+    Dataset,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +86,7 @@ impl ColumnRef {
                 Some(ColumnType::String)
             }
             ColumnKind::Timestamp => Some(ColumnType::Integer),
+            ColumnKind::Dataset => Some(ColumnType::String),
             ColumnKind::Missing => None,
             ColumnKind::Derived(ref d) => d.expr.ty.column_type(),
         }
@@ -99,12 +102,66 @@ pub enum Operand {
     AsDouble(ColumnRef),
     /// The column as text (integers in decimal, floats shortest round-trip, `true`/`false`).
     AsText(ColumnRef),
+    /// A value inside the JSON text of a string column (CloudWatch `{ $.a.b[0] = … }`).
+    /// Missing unless the text is valid JSON, `path` leads to a value, and that value is of
+    /// the kind `read` asks for.
+    Json {
+        column: ColumnRef,
+        path: Vec<JsonStep>,
+        read: JsonRead,
+    },
+    /// Field `index` of a string column split into space-delimited fields (CloudWatch
+    /// `[ip, user, …]`): 0-based from the start, or from the end when negative (−1 = last).
+    /// Fields are the matches of [`DELIMITED_TOKEN_RE`]; a `[…]` or `"…"` field is read
+    /// without its brackets or quotes. Text, or a double with `numeric` (text parsed like
+    /// [`Operand::AsDouble`]). Missing when there is no such field.
+    Delimited {
+        column: ColumnRef,
+        index: i64,
+        numeric: bool,
+    },
+    /// How many space-delimited fields the column has (an integer; missing when the column
+    /// is).
+    DelimitedCount(ColumnRef),
 }
+
+/// One step of a JSON path: an object member or an array element (0-based).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JsonStep {
+    Key(String),
+    Index(u32),
+}
+
+/// What an [`Operand::Json`] reads at its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JsonRead {
+    /// A JSON string's value (a `Str`).
+    String,
+    /// A JSON number, as a double (a `Float`).
+    Number,
+    /// A JSON boolean (a `Bool`).
+    Boolean,
+    /// The value's JSON type as text: one of [`JSON_KINDS`].
+    Kind,
+}
+
+/// The texts [`JsonRead::Kind`] yields.
+pub const JSON_KINDS: [&str; 6] = ["string", "number", "boolean", "null", "object", "array"];
+
+/// The space-delimited field splitter (RE2 and Rust `regex` syntax, leftmost-first): a
+/// `[…]` group, a `"…"` group, or a run of non-blank characters (blank = space, tab, CR,
+/// LF). Source: the CloudWatch filter pattern docs ("text inside `[]` or `""` is one field";
+/// fields are separated by spaces).
+pub const DELIMITED_TOKEN_RE: &str = r#"\[[^\]]*\]|"[^"]*"|[^ \t\r\n]+"#;
 
 impl Operand {
     pub fn column(&self) -> &ColumnRef {
         match self {
-            Operand::Column(c) | Operand::AsDouble(c) | Operand::AsText(c) => c,
+            Operand::Column(c)
+            | Operand::AsDouble(c)
+            | Operand::AsText(c)
+            | Operand::DelimitedCount(c) => c,
+            Operand::Json { column, .. } | Operand::Delimited { column, .. } => column,
         }
     }
 }
@@ -185,6 +242,9 @@ pub enum Predicate {
     StartsWith(Operand, String),
     EndsWith(Operand, String),
     Contains(Operand, String),
+    /// The operand's text contains a match of the regular expression (RE2 syntax, validated
+    /// at plan time; unanchored unless the pattern anchors itself). False when missing.
+    Regex(Operand, crate::derived::Pattern),
     /// `lhs` equals one of `values` (all of the operand's type).
     In(Operand, Vec<Value>),
     /// The trace id is this one (compares the integer halves).
@@ -325,6 +385,18 @@ pub struct Plan {
     /// first): percentiles then render as the engine's exact `quantile_disc`, which is the
     /// same lower-percentile definition without the window sort. Results are identical.
     pub uniform_weights: bool,
+}
+
+/// Matching events themselves instead of aggregates (CloudWatch Logs Insights without
+/// `stats`): `plan`'s dataset, window and predicate select the events (its group_by,
+/// aggregates, havings, orders and granularity are unused); each row holds `columns` in
+/// order; rows are ordered by `order` (column, descending?; missing values last), then by
+/// event time, newest first; at most `plan.limit` rows. Events tied on every key may come
+/// in any order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventList {
+    pub columns: Vec<ColumnRef>,
+    pub order: Vec<(ColumnRef, bool)>,
 }
 
 /// Why a spec could not be planned.

@@ -33,8 +33,8 @@ use model::SignalKind;
 use crate::derived::{ArithOp, Node, Ty, Typed};
 use crate::dialect::Dialect;
 use crate::plan::{
-    CmpOp, ColumnKind, ColumnRef, Operand, OrderTarget, Plan, Predicate, TraceScope,
-    HEATMAP_BUCKETS, TRACE_LOOKAROUND_NS,
+    CmpOp, ColumnKind, ColumnRef, EventList, Operand, OrderTarget, Plan, Predicate, TraceScope,
+    DELIMITED_TOKEN_RE, HEATMAP_BUCKETS, TRACE_LOOKAROUND_NS,
 };
 use crate::spec::CalcOp;
 
@@ -114,7 +114,7 @@ impl<'a> Renderer<'a> {
             ColumnKind::Spilled { ty, physical } => {
                 let spilled = self
                     .d
-                    .json_text(&self.qcol(alias, model::schema::COL_OVERFLOW), &c.name);
+                    .overflow_text(&self.qcol(alias, model::schema::COL_OVERFLOW), &c.name);
                 let spilled = if ty == ColumnType::String {
                     spilled
                 } else {
@@ -143,6 +143,7 @@ impl<'a> Renderer<'a> {
             ColumnKind::ParentId => d.hex16(&self.qcol(alias, COL_PARENT_ID)),
             ColumnKind::Timestamp => self.qcol(alias, COL_TIME_NS),
             ColumnKind::Missing => d.null_string(),
+            ColumnKind::Dataset => self.qcol(alias, COL_DATASET),
             ColumnKind::Derived(ref dc) => match dc.expr.ty {
                 Ty::Null => d.null_string(),
                 _ => self.derived(&dc.expr, alias),
@@ -308,6 +309,30 @@ impl<'a> Renderer<'a> {
             Operand::Column(c) => self.column(c, alias),
             Operand::AsDouble(c) => self.numeric(c, alias),
             Operand::AsText(c) => self.text(c, alias),
+            Operand::Json { column, path, read } => {
+                self.d
+                    .json_value(&self.text(column, alias), &self.d.json_path(path), *read)
+            }
+            Operand::Delimited {
+                column,
+                index,
+                numeric,
+            } => {
+                let f = self.d.delimited_field(
+                    &self.text(column, alias),
+                    &self.d.string(DELIMITED_TOKEN_RE),
+                    *index,
+                );
+                if *numeric {
+                    self.d.try_to_double(&f)
+                } else {
+                    f
+                }
+            }
+            Operand::DelimitedCount(column) => self.d.delimited_count(
+                &self.text(column, alias),
+                &self.d.string(DELIMITED_TOKEN_RE),
+            ),
         }
     }
 
@@ -349,6 +374,9 @@ impl<'a> Renderer<'a> {
             Predicate::StartsWith(o, s) => d.starts_with(&self.operand(o, alias), &d.string(s)),
             Predicate::EndsWith(o, s) => d.ends_with(&self.operand(o, alias), &d.string(s)),
             Predicate::Contains(o, s) => d.contains(&self.operand(o, alias), &d.string(s)),
+            Predicate::Regex(o, p) => {
+                d.regexp_matches(&self.operand(o, alias), &d.string(&p.source))
+            }
             Predicate::In(o, values) => {
                 if values.is_empty() {
                     return d.bool(false);
@@ -954,6 +982,49 @@ pub fn render_series(plan: &Plan, d: &dyn Dialect) -> Rendered {
         sql,
         columns: output_columns(plan, true),
     }
+}
+
+/// The event listing query: one row per matching event, columns `c0`, `c1`, … as
+/// [`EventList::columns`], ordered and limited as [`EventList`] says.
+pub fn render_event_list(plan: &Plan, list: &EventList, d: &dyn Dialect) -> String {
+    let r = Renderer::new(d, plan.start_ns, plan.end_ns);
+    let cols: Vec<String> = if list.columns.is_empty() {
+        vec![format!("1 AS {}", d.ident("one"))]
+    } else {
+        list.columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                format!(
+                    "{} AS {}",
+                    r.column(c, EVENT_ALIAS),
+                    d.ident(&format!("c{i}"))
+                )
+            })
+            .collect()
+    };
+    let mut order: Vec<String> = list
+        .order
+        .iter()
+        .map(|(c, desc)| {
+            format!(
+                "{} {} NULLS LAST",
+                r.column(c, EVENT_ALIAS),
+                if *desc { "DESC" } else { "ASC" }
+            )
+        })
+        .collect();
+    order.push(format!("{} DESC", r.qcol(EVENT_ALIAS, COL_TIME_NS)));
+    format!(
+        "SELECT {} FROM {} AS {} WHERE {} AND {} ORDER BY {} LIMIT {}",
+        cols.join(", "),
+        d.ident(EVENTS_TABLE),
+        d.ident(EVENT_ALIAS),
+        r.scope(plan.dataset.as_deref(), EVENT_ALIAS),
+        r.predicate(&plan.predicate, EVENT_ALIAS),
+        order.join(", "),
+        plan.limit
+    )
 }
 
 /// `hb{i}` CTEs: global [min, max] of each heatmap's input.

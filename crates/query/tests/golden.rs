@@ -8,8 +8,13 @@ use std::path::PathBuf;
 use model::schema::{Catalog, Column};
 use model::value::ColumnType;
 use waggle_query::bubbleup::{self, BubbleUpQuery, Selection};
+use waggle_query::cloudwatch::{
+    self,
+    insights_compile::{InsightsContext, Shape},
+};
+use waggle_query::plan::EventList;
 use waggle_query::plan::{resolve_column, PlanContext, NS_PER_S};
-use waggle_query::sql::{render_series, render_totals};
+use waggle_query::sql::{render_event_list, render_series, render_totals};
 use waggle_query::tempo::{self, TraceSearch};
 use waggle_query::xray::{self, summaries};
 use waggle_query::{DuckDb, Plan, QuerySpec};
@@ -67,6 +72,23 @@ fn xray_catalog() -> Catalog {
         ],
         overflow: Vec::new(),
     }
+}
+
+/// The columns CloudWatch cases see (`Catalog::default()` plus log fields).
+fn cloudwatch_catalog() -> Catalog {
+    let mut c = Catalog::default();
+    for (name, ty) in [
+        ("body", ColumnType::String),
+        ("cloudwatch.log_stream", ColumnType::String),
+        ("level", ColumnType::String),
+        ("latency", ColumnType::Integer),
+    ] {
+        c.columns.push(Column {
+            name: name.into(),
+            ty,
+        });
+    }
+    c
 }
 
 /// Saved derived columns of a case: `"derived": {"alias": "expression", …}`.
@@ -189,6 +211,73 @@ fn render_case(case: &serde_json::Value) -> String {
                 xray::print(&expr),
                 q.predicate,
                 summaries::render_summaries(&q, &DuckDb)
+            )
+        }
+        "cloudwatch_pattern" => {
+            let cat = cloudwatch_catalog();
+            let text = case["pattern"].as_str().unwrap_or_default();
+            let p = cloudwatch::pattern::parse(text).expect("pattern");
+            let predicate = cloudwatch::pattern_compile::compile(&p, &cat).expect("compile");
+            let list = EventList {
+                columns: vec![resolve_column("body", &cat, &mut Vec::new())],
+                order: Vec::new(),
+            };
+            let plan = Plan {
+                dataset: Some("cruddur".into()),
+                start_ns: case["start_s"].as_i64().unwrap_or_default() * NS_PER_S,
+                end_ns: case["end_s"].as_i64().unwrap_or_default() * NS_PER_S,
+                predicate,
+                group_by: Vec::new(),
+                aggregates: Vec::new(),
+                havings: Vec::new(),
+                orders: Vec::new(),
+                limit: 100,
+                granularity_ns: NS_PER_S,
+                warnings: Vec::new(),
+                uniform_weights: false,
+            };
+            format!(
+                "-- filter pattern\n{}\n\n-- predicate\n{:#?}\n\n-- events\n{}\n",
+                cloudwatch::pattern::print(&p),
+                plan.predicate,
+                render_event_list(&plan, &list, &DuckDb)
+            )
+        }
+        "insights" => {
+            let cat = cloudwatch_catalog();
+            let text = case["query"].as_str().unwrap_or_default();
+            let q = cloudwatch::insights::parse(text).expect("query");
+            let groups: Vec<String> = case["log_groups"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|g| g.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ctx = InsightsContext {
+                log_groups: &groups,
+                start_ns: case["start_s"].as_i64().unwrap_or_default() * NS_PER_S,
+                end_ns: case["end_s"].as_i64().unwrap_or_default() * NS_PER_S,
+                catalog: &cat,
+                limit: None,
+            };
+            let c = cloudwatch::insights_compile::compile(&q, &ctx).expect("compile");
+            let sql = match &c.shape {
+                Shape::Events(list) => render_event_list(&c.plan, list, &DuckDb),
+                Shape::Totals => render_totals(&c.plan, &DuckDb).sql,
+                Shape::Series => render_series(&c.plan, &DuckDb).sql,
+            };
+            format!(
+                "-- insights\n{}\n\n-- shape {:?}\n-- fields {:?}\n\n-- predicate\n{:#?}\n\n-- sql\n{sql}\n",
+                cloudwatch::insights::print(&q),
+                match &c.shape {
+                    Shape::Events(_) => "Events",
+                    Shape::Totals => "Totals",
+                    Shape::Series => "Series",
+                },
+                c.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+                c.plan.predicate,
             )
         }
         other => panic!("unknown kind {other}"),
