@@ -551,3 +551,46 @@ fn filter_log_events_interleaves_and_pages_until_no_token() {
         serde_json::json!([{"logStreamName":"web-1","searchedCompletely":true},{"logStreamName":"web-2","searchedCompletely":true}])
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("g".to_string()),
+            Just("s".to_string()),
+            ".{0,20}",
+            "[a-z/:*#]{0,10}"
+        ]
+    }
+
+    proptest! {
+        /// Whatever members a client sends, every operation answers or errors; none panics,
+        /// and a forged token is an error.
+        #[test]
+        fn operations_never_panic(
+            group in arb_text(),
+            stream in arb_text(),
+            token in proptest::option::of(arb_text()),
+            limit in proptest::option::of(-5i64..20_000),
+            times in proptest::collection::vec(0i64..3_000_000_000_000, 0..20),
+            now in 0i64..3_000_000_000_000,
+        ) {
+            let mut s = state();
+            let _ = s.create_log_group(&CreateLogGroupRequest { log_group_name: Some(group.clone()), ..Default::default() }, now);
+            let _ = s.create_log_stream(&CreateLogStreamRequest { log_group_name: Some(group.clone()), log_stream_name: Some(stream.clone()) }, now);
+            let events = times.iter().map(|t| InputLogEvent { timestamp: Some(*t), message: Some("m".into()) }).collect();
+            let _ = s.put_log_events(&PutLogEventsRequest { log_group_name: Some(group.clone()), log_stream_name: Some(stream.clone()), log_events: Some(events), ..Default::default() }, now);
+            let k = key();
+            let _ = s.describe_log_groups(&DescribeLogGroupsRequest { next_token: token.clone(), limit, ..Default::default() }, &k);
+            let _ = s.describe_log_streams(&DescribeLogStreamsRequest { log_group_name: Some(group.clone()), next_token: token.clone(), limit, ..Default::default() }, &k);
+            let get = GetLogEventsRequest { log_group_name: Some(group.clone()), log_stream_name: Some(stream.clone()), next_token: token.clone(), limit, ..Default::default() };
+            if let Ok(plan) = s.plan_get_log_events(&get, &k) {
+                prop_assert!(token.is_none());
+                prop_assert!(plan.respond(Vec::new(), &k).is_ok());
+            }
+            let _ = s.plan_filter_log_events(&FilterLogEventsRequest { log_group_name: Some(group), next_token: token, limit, ..Default::default() }, &k);
+        }
+    }
+}
