@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod body;
+pub mod cloudwatch_logs;
 pub mod honeycomb;
 pub mod otlp;
 pub mod rollbar;
