@@ -9,7 +9,6 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
-pub mod aws;
 mod grpc;
 mod honeycomb;
 mod honeycomb_query;
@@ -17,7 +16,6 @@ mod otlp_http;
 pub mod pipeline;
 mod tempo;
 mod waggle_api;
-pub mod xray;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,8 +36,6 @@ pub struct ServerConfig {
     pub otlp_http_addr: SocketAddr,
     pub otlp_grpc_addr: SocketAddr,
     pub credentials: Credentials,
-    /// The X-Ray daemon and API (None: not served).
-    pub xray: Option<xray::XrayConfig>,
 }
 
 /// Shared state of every handler.
@@ -53,7 +49,6 @@ pub struct AppState {
     pub results: Arc<honeycomb_query::ResultCache>,
     /// Decompressed bytes that may be decoded at once (see `otlp_http::DECODE_BUDGET_BYTES`).
     pub decode_budget: Arc<tokio::sync::Semaphore>,
-    pub xray: Option<Arc<xray::XrayState>>,
 }
 
 /// Per-receiver counters (STYLE habit 11): events accepted, rejected, refused.
@@ -95,12 +90,9 @@ pub struct Server {
     pub http_addr: SocketAddr,
     pub otlp_http_addr: SocketAddr,
     pub otlp_grpc_addr: SocketAddr,
-    /// The X-Ray daemon's address (UDP and TCP), when served.
-    pub xray_addr: Option<SocketAddr>,
     http: TcpListener,
     otlp_http: TcpListener,
     otlp_grpc: TcpListener,
-    xray: Option<(std::net::UdpSocket, TcpListener)>,
     state: AppState,
 }
 
@@ -112,15 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(honeycomb_query::routes())
         .merge(tempo::routes())
         .merge(waggle_api::routes())
-        .merge(xray_routes(&state))
         .with_state(state)
-}
-
-fn xray_routes(state: &AppState) -> Router<AppState> {
-    match &state.xray {
-        Some(x) => xray::routes(x),
-        None => Router::new(),
-    }
 }
 
 impl Server {
@@ -133,22 +117,7 @@ impl Server {
         let http = TcpListener::bind(config.http_addr).await?;
         let otlp_http = TcpListener::bind(config.otlp_http_addr).await?;
         let otlp_grpc = TcpListener::bind(config.otlp_grpc_addr).await?;
-        let (xray_sockets, xray_state) = match config.xray {
-            Some(cfg) => {
-                // UDP and TCP on one port number (the SDKs use one address for both); port
-                // 0 picks a free UDP port and then the same TCP port.
-                let udp = xray::daemon::bind(cfg.daemon_addr)?;
-                let tcp = TcpListener::bind(udp.local_addr()?).await?;
-                let mut cfg = cfg;
-                cfg.daemon_addr = udp.local_addr()?;
-                (Some((udp, tcp)), Some(Arc::new(xray::XrayState::new(cfg))))
-            }
-            None => (None, None),
-        };
-        let xray_addr = xray_state.as_ref().map(|x| x.config.daemon_addr);
         Ok(Self {
-            xray_addr,
-            xray: xray_sockets,
             http_addr: http.local_addr()?,
             otlp_http_addr: otlp_http.local_addr()?,
             otlp_grpc_addr: otlp_grpc.local_addr()?,
@@ -165,7 +134,6 @@ impl Server {
                 decode_budget: Arc::new(tokio::sync::Semaphore::new(
                     otlp_http::DECODE_BUDGET_BYTES,
                 )),
-                xray: xray_state,
             },
         })
     }
@@ -190,32 +158,9 @@ impl Server {
         let otlp_http =
             axum::serve(self.otlp_http, app).with_graceful_shutdown(wait(stop_rx.clone()));
         let grpc = grpc::serve(self.otlp_grpc, self.state.clone(), wait(stop_rx.clone()));
-        let stop_udp = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let daemon_tcp = match (self.xray, &self.state.xray) {
-            (Some((udp, tcp)), Some(x)) => {
-                xray::daemon::start(
-                    udp,
-                    x.clone(),
-                    self.state.pipeline.clone(),
-                    stop_udp.clone(),
-                )?;
-                // The daemon's TCP side serves the X-Ray API (the real daemon proxies it).
-                let app = xray::routes(x).with_state(self.state.clone());
-                Some(axum::serve(tcp, app).with_graceful_shutdown(wait(stop_rx.clone())))
-            }
-            _ => None,
-        };
-        let daemon = async move {
-            match daemon_tcp {
-                Some(serve) => serve.await,
-                None => Ok(()),
-            }
-        };
-        let (a, b, c, d) = tokio::join!(http, otlp_http, grpc, daemon);
-        stop_udp.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (a, b, c) = tokio::join!(http, otlp_http, grpc);
         a?;
         b?;
-        d?;
         c
     }
 }

@@ -229,3 +229,29 @@ fn data_survives_reopen_and_retention_deletes_old() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One request with a thousand datasets × a thousand attributes (the reliability issue's
+/// ~10¹¹-comparison case for the old per-field linear search) commits in linear time.
+#[test]
+fn many_datasets_times_many_keys_is_linear() {
+    let store = DuckStore::open_in_memory().unwrap();
+    let t = "5759e988bd862e3fe1be46a994272793";
+    let events: Vec<Event> = (0..1000)
+        .map(|d| {
+            let mut e = span(t, "00f067aa0ba902b7", None, d);
+            e.dataset = format!("svc-{d}");
+            e.fields.clear();
+            for k in 0..998 {
+                e.fields.push((format!("k{k}"), Value::Int(k)));
+            }
+            e
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let r = store.insert(&events).unwrap();
+    // A generous bound: the old quadratic bookkeeping took minutes here.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(r.fields_spilled, 0);
+    let cols = store.dataset_columns(Some("svc-999")).unwrap();
+    assert_eq!(cols.len(), 998);
+}

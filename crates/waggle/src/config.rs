@@ -61,19 +61,6 @@ pub struct ServeArgs {
     /// DuckDB memory limit, e.g. 2GB [default: DuckDB's, 80% of RAM].
     #[arg(long, env = "WAGGLE_MEMORY_LIMIT")]
     pub memory_limit: Option<String>,
-    /// X-Ray daemon address, UDP segments and TCP API on one port [default: 127.0.0.1:2000].
-    #[arg(long, env = "WAGGLE_XRAY_ADDR")]
-    pub xray_addr: Option<SocketAddr>,
-    /// AWS credentials whose SigV4 signatures are verified, AKID:SECRET (comma-separated).
-    /// With none, any well-formed signature is accepted (loopback only).
-    #[arg(long, env = "WAGGLE_AWS_CREDENTIALS", hide_env_values = true)]
-    pub aws_credentials: Option<String>,
-    /// AWS account id used in ARNs [default: 000000000000].
-    #[arg(long, env = "WAGGLE_AWS_ACCOUNT_ID")]
-    pub aws_account_id: Option<String>,
-    /// Region of unsigned AWS requests and of the X-Ray daemon [default: us-east-1].
-    #[arg(long, env = "WAGGLE_AWS_REGION")]
-    pub aws_region: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -90,10 +77,6 @@ struct FileConfig {
     api_keys: Vec<String>,
     insecure: Option<bool>,
     memory_limit: Option<String>,
-    xray_addr: Option<SocketAddr>,
-    aws_credentials: Option<String>,
-    aws_account_id: Option<String>,
-    aws_region: Option<String>,
 }
 
 /// The resolved settings.
@@ -108,17 +91,7 @@ pub struct Settings {
     pub api_keys: Vec<String>,
     pub insecure: bool,
     pub memory_limit: Option<String>,
-    pub xray_addr: SocketAddr,
-    pub aws_credentials: Option<protocols::aws::Credentials>,
-    pub aws_account_id: String,
-    pub aws_region: String,
 }
-
-/// Default X-Ray daemon address (the SDKs' default, `AWS_XRAY_DAEMON_ADDRESS` unset).
-pub const DEFAULT_XRAY_ADDR: &str = "127.0.0.1:2000";
-/// Default account id in ARNs (our choice: the all-zero id moto and LocalStack also use).
-pub const DEFAULT_AWS_ACCOUNT_ID: &str = "000000000000";
-pub const DEFAULT_AWS_REGION: &str = "us-east-1";
 
 fn parse_addr(s: &str) -> SocketAddr {
     // The defaults are constants; a typo in them is a bug caught by tests.
@@ -153,31 +126,7 @@ impl ServeArgs {
             self.api_keys
         };
         api_keys.retain(|k| !k.trim().is_empty());
-        let aws_credentials = match self.aws_credentials.or(file.aws_credentials) {
-            Some(spec) if !spec.trim().is_empty() => Some(
-                protocols::aws::Credentials::parse(&spec)
-                    .map_err(|e| anyhow::anyhow!("--aws-credentials: {e}"))?,
-            ),
-            _ => None,
-        };
-        let aws_account_id = self
-            .aws_account_id
-            .or(file.aws_account_id)
-            .unwrap_or_else(|| DEFAULT_AWS_ACCOUNT_ID.to_string());
-        if aws_account_id.len() != 12 || !aws_account_id.bytes().all(|b| b.is_ascii_digit()) {
-            bail!("--aws-account-id {aws_account_id:?}: an AWS account id is 12 digits");
-        }
         let settings = Settings {
-            xray_addr: self
-                .xray_addr
-                .or(file.xray_addr)
-                .unwrap_or_else(|| parse_addr(DEFAULT_XRAY_ADDR)),
-            aws_credentials,
-            aws_account_id,
-            aws_region: self
-                .aws_region
-                .or(file.aws_region)
-                .unwrap_or_else(|| DEFAULT_AWS_REGION.to_string()),
             data_dir: self
                 .data_dir
                 .or(file.data_dir)
@@ -211,31 +160,16 @@ impl ServeArgs {
 impl Settings {
     /// Refuses to listen beyond loopback without credentials unless `--insecure`.
     fn check_exposure(&self) -> Result<()> {
-        if self.insecure {
-            return Ok(());
-        }
-        let exposed = |addrs: &[SocketAddr]| -> Vec<String> {
-            addrs
-                .iter()
-                .filter(|a| !a.ip().is_loopback())
-                .map(|a| a.to_string())
-                .collect()
-        };
-        let api = exposed(&[self.http_addr, self.otlp_http_addr, self.otlp_grpc_addr]);
-        if !api.is_empty() && self.api_keys.is_empty() {
+        let exposed: Vec<SocketAddr> = [self.http_addr, self.otlp_http_addr, self.otlp_grpc_addr]
+            .into_iter()
+            .filter(|a| !a.ip().is_loopback())
+            .collect();
+        if !exposed.is_empty() && self.api_keys.is_empty() && !self.insecure {
+            let list: Vec<String> = exposed.iter().map(|a| a.to_string()).collect();
             bail!(
                 "refusing to listen on {} without credentials: anyone who can reach it could read and write your telemetry.\n\
                  Set an API key (--api-key KEY or WAGGLE_API_KEYS), or pass --insecure if this network is trusted.",
-                api.join(", ")
-            );
-        }
-        // The main port also serves the AWS APIs, the daemon port only them.
-        let aws = exposed(&[self.http_addr, self.xray_addr]);
-        if !aws.is_empty() && self.aws_credentials.is_none() {
-            bail!(
-                "refusing to serve the AWS APIs on {} without AWS credentials: any signature would be accepted.\n\
-                 Set --aws-credentials AKID:SECRET (or WAGGLE_AWS_CREDENTIALS), or pass --insecure if this network is trusted.",
-                aws.join(", ")
+                list.join(", ")
             );
         }
         Ok(())
@@ -265,12 +199,7 @@ mod tests {
         assert!(err.contains("refusing to listen on 0.0.0.0:3200"), "{err}");
         let mut with_key = args();
         with_key.api_keys = vec!["k".into()];
-        let err = with_key.resolve().unwrap_err().to_string();
-        assert!(err.contains("AWS credentials"), "{err}");
-        let mut with_both = args();
-        with_both.api_keys = vec!["k".into()];
-        with_both.aws_credentials = Some("AKIDEXAMPLE:secret".into());
-        assert!(with_both.resolve().is_ok());
+        assert!(with_key.resolve().is_ok());
         let mut insecure = args();
         insecure.insecure = true;
         assert!(insecure.resolve().is_ok());

@@ -51,15 +51,6 @@ pub fn run(args: ServeArgs) -> Result<()> {
                 credentials: Credentials {
                     api_keys: settings.api_keys.clone(),
                 },
-                xray: Some(server::xray::XrayConfig {
-                    daemon_addr: settings.xray_addr,
-                    account_id: settings.aws_account_id.clone(),
-                    region: settings.aws_region.clone(),
-                    auth: server::aws::AwsAuth {
-                        credentials: settings.aws_credentials.clone().map(Arc::new),
-                        region: None,
-                    },
-                }),
             },
             store.clone(),
             pipeline.clone(),
@@ -138,15 +129,11 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
         "http": server.http_addr.to_string(),
         "otlp_http": server.otlp_http_addr.to_string(),
         "otlp_grpc": server.otlp_grpc_addr.to_string(),
-        "xray": server.xray_addr.map(|a| a.to_string()),
         "data_dir": settings.data_dir.display().to_string(),
     });
     let http = format!("http://{}", server.http_addr);
     let otlp_http = format!("http://{}", server.otlp_http_addr);
     let otlp_grpc = format!("http://{}", server.otlp_grpc_addr);
-    let xray = server
-        .xray_addr
-        .map_or_else(|| "(off)".to_string(), |a| a.to_string());
     let key_note = if settings.api_keys.is_empty() {
         "any value (no keys configured)".to_string()
     } else {
@@ -161,7 +148,6 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
          \n  Honeycomb   {http}/1/batch/<dataset>  /1/events/<dataset>  /1/auth\
          \n  Tempo API   {http}/api/traces/<id>  /api/v2/traces/<id>  /api/search  /api/search/tags\
          \n  Waggle API  {http}/api/waggle/datasets  /api/waggle/stats\
-         \n  X-Ray       daemon {xray} (UDP segments, TCP sampling + API); API also on {http}\
          \n\
          \nPoint your clients here:\
          \n  OpenTelemetry SDKs (HTTP):  OTEL_EXPORTER_OTLP_ENDPOINT={otlp_http}  OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\
@@ -170,8 +156,6 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
          \n  libhoney:                   libhoney.init(writekey=\"<key>\", dataset=\"<dataset>\", api_host=\"{http}\")\
          \n  OTel Collector exporter:    otlp_http: {{ endpoint: {otlp_http} }}\
          \n  Grafana Tempo data source:  URL {http}\
-         \n  X-Ray SDKs:                 AWS_XRAY_DAEMON_ADDRESS={xray}   (or \"tcp:{xray} udp:{xray}\")\
-         \n  boto3 / aws CLI (X-Ray):    AWS_ENDPOINT_URL_XRAY={http}   (any keys unless --aws-credentials)\
          \n  CLI:                        waggle traces get <trace-id> --server {http}\n",
         env!("CARGO_PKG_VERSION"),
         started_ms.round(),

@@ -60,7 +60,6 @@ impl Waggle {
             .args(["--http-addr", "127.0.0.1:0"])
             .args(["--otlp-http-addr", "127.0.0.1:0"])
             .args(["--otlp-grpc-addr", "127.0.0.1:0"])
-            .args(["--xray-addr", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);

@@ -1,3 +1,6 @@
+//! NOT YET COMPILED — not declared in `lib.rs`. Written in session 3 while DuckDB's C++ was
+//! rebuilding; the session ended before it could be built. `PENDING.md` says what to do.
+//!
 //! AWS X-Ray: the service's REST API (restJson1, every operation botocore lists, on the main
 //! HTTP port and on the daemon's TCP port) and the daemon's UDP receiver (`daemon`).
 //!
@@ -278,7 +281,7 @@ async fn handle(
         Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
         Err(e) => render(e, &aws),
     };
-    if let Ok(v) = HeaderValue::from_str(aws.request_id.as_str()) {
+    if let Ok(v) = HeaderValue::from_str(&aws.request_id.to_string()) {
         response
             .headers_mut()
             .insert(HeaderName::from_static("x-amzn-requestid"), v);

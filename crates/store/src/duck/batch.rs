@@ -129,6 +129,16 @@ pub(crate) struct ColumnPlan {
     pub overflow_slot: Option<usize>,
 }
 
+/// [`fold_key`] without allocating for keys that are already folded (most are: semantic
+/// convention names are lower case).
+fn folded(k: &str) -> std::borrow::Cow<'_, str> {
+    if k.bytes().any(|b| b.is_ascii_uppercase() || b == 0) {
+        std::borrow::Cow::Owned(fold_key(k))
+    } else {
+        std::borrow::Cow::Borrowed(k)
+    }
+}
+
 /// The key a field is stored under: keys that collide (case-insensitively) with the fixed
 /// columns or the `__` space get a `user.` prefix; NUL is folded away.
 fn stored_key(k: &str) -> std::borrow::Cow<'_, str> {
@@ -173,10 +183,10 @@ pub(crate) fn plan_columns(layout: &Layout, events: &[Event]) -> ColumnPlan {
             let key = stored_key(k);
             let mut slot = NO_COLUMN;
             if tracked && !key.is_empty() && key.len() <= KEY_LEN_MAX {
-                let folded = fold_key(&key);
-                let pos = match layout.index.get(&folded) {
+                let folded = folded(&key);
+                let pos = match layout.index.get(folded.as_ref()) {
                     Some(&i) => Some(i),
-                    None => match add_index.get(&folded) {
+                    None => match add_index.get(folded.as_ref()) {
                         Some(&j) => {
                             let c = &mut adds[j];
                             c.ty = widen(c.ty, v.column_type());
@@ -200,7 +210,7 @@ pub(crate) fn plan_columns(layout: &Layout, events: &[Event]) -> ColumnPlan {
                     let i = match pos {
                         Some(i) => i,
                         None => {
-                            add_index.insert(folded, adds.len());
+                            add_index.insert(folded.into_owned(), adds.len());
                             adds.push(Column {
                                 name: key.to_string(),
                                 ty: v.column_type(),

@@ -85,7 +85,9 @@ pub(crate) struct Writer {
 
 /// Decides, for a group about to commit, whether to fail it (fault injection for tests of
 /// the rollback and isolation paths).
-pub type CommitFault = Box<dyn Fn(&[Event]) -> bool + Send + Sync>;
+pub type CommitFault = Box<CommitFaultFn>;
+/// The decision function behind a [`CommitFault`].
+pub type CommitFaultFn = dyn Fn(&[Event]) -> bool + Send + Sync;
 
 /// DuckDB-backed [`Store`].
 pub struct DuckStore {
@@ -492,13 +494,10 @@ impl Store for DuckStore {
         let fault = self.fault.read().map_err(|_| poisoned())?;
         let result = insert_locked(&mut w, events, fault.as_deref());
         drop(fault);
-        match &result {
-            Err(_) => {
-                // The transaction rolled back: forget columns it may have added.
-                let _ = w.conn.execute_batch("ROLLBACK");
-                w.layout = read_layout(&w.conn)?;
-            }
-            Ok(_) => {}
+        if result.is_err() {
+            // The transaction rolled back: forget columns it may have added.
+            let _ = w.conn.execute_batch("ROLLBACK");
+            w.layout = read_layout(&w.conn)?;
         }
         let changed = match &result {
             Ok(r) => r.schema_changed,
@@ -787,7 +786,7 @@ fn doc_from_row(r: Vec<Option<model::Value>>) -> Option<MetaDoc> {
 fn insert_locked(
     w: &mut Writer,
     events: &[Event],
-    fault: Option<&(dyn Fn(&[Event]) -> bool + Send + Sync)>,
+    fault: Option<&CommitFaultFn>,
 ) -> Result<InsertReport, StoreError> {
     let t0 = std::time::Instant::now();
     let mut plan = batch::plan_columns(&w.layout, events);

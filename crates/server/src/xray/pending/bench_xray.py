@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""X-Ray ingest benchmark: PutTraceSegments throughput of Waggle and of moto's server side by
+side in one run (same client, same machine, same payloads), and the UDP daemon's loss-free
+rate at fixed send rates. Results are printed as JSON; BENCHMARKS.md records them.
+
+    ~/.cache/waggle-venv/bin/pip install -r scripts/bench-requirements.txt
+    ~/.cache/waggle-venv/bin/python scripts/bench_xray.py --seconds 10 [--waggle PATH]
+
+The client sends pre-encoded request bodies over keep-alive HTTP/1.1 connections (one per
+thread), so its own cost per segment is a small fraction of either server's. Each request
+carries 50 documents, the daemon's batch size (aws-xray-daemon `BatchSize: 50`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+DOCS_PER_REQUEST = 50
+STARTUP_TIMEOUT_S = 60.0
+
+
+def segment_doc(i: int) -> str:
+    now = time.time()
+    trace = f"1-{int(now):08x}-{uuid.uuid4().hex[:24]}"
+    return json.dumps({
+        "id": uuid.uuid4().hex[:16],
+        "trace_id": trace,
+        "name": "backend-flask",
+        "start_time": now - 0.02,
+        "end_time": now,
+        "http": {"request": {"method": "GET", "url": "http://localhost:4567/api/activities/home",
+                             "client_ip": "127.0.0.1", "user_agent": "bench"},
+                 "response": {"status": 200 if i % 20 else 500, "content_length": 812}},
+        "aws": {"xray": {"sdk": "X-Ray for Python", "sdk_version": "2.15.0"}},
+        "annotations": {"handle": "andrewbrown"},
+        "subsegments": [{"id": uuid.uuid4().hex[:16], "name": "mock-data",
+                         "start_time": now - 0.015, "end_time": now - 0.005}],
+    })
+
+
+def bodies(n: int) -> list[bytes]:
+    return [json.dumps({"TraceSegmentDocuments": [segment_doc(i * DOCS_PER_REQUEST + j)
+                                                  for j in range(DOCS_PER_REQUEST)]}).encode()
+            for i in range(n)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port: int, path: str = "/") -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", path)
+            c.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def put_load(port: int, payloads: list[bytes], seconds: float, threads: int) -> dict:
+    stop = time.monotonic() + seconds
+    done = [0] * threads
+    errors = [0] * threads
+    lat: list[float] = []
+    lock = threading.Lock()
+
+    def worker(k: int) -> None:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        i = k
+        mine = []
+        while time.monotonic() < stop:
+            body = payloads[i % len(payloads)]
+            i += threads
+            t0 = time.perf_counter()
+            c.request("POST", "/TraceSegments", body=body, headers={
+                "Content-Type": "application/json",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/xray/aws4_request, SignedHeaders=host, Signature=00",
+                "X-Amz-Date": "20260101T000000Z",
+            })
+            r = c.getresponse()
+            r.read()
+            mine.append(time.perf_counter() - t0)
+            if r.status == 200:
+                done[k] += DOCS_PER_REQUEST
+            else:
+                errors[k] += 1
+        with lock:
+            lat.extend(mine)
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    t0 = time.monotonic()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = time.monotonic() - t0
+    lat.sort()
+    p = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else None
+    return {"segments_per_s": round(sum(done) / elapsed), "requests": len(lat),
+            "errors": sum(errors), "p50_ms": p(0.5), "p99_ms": p(0.99)}
+
+
+def start_waggle(binary: str, data: Path) -> tuple[subprocess.Popen, dict]:
+    p = subprocess.Popen([binary, "serve", "--data-dir", str(data), "--http-addr", "127.0.0.1:0",
+                          "--otlp-http-addr", "127.0.0.1:0", "--otlp-grpc-addr", "127.0.0.1:0",
+                          "--xray-addr", "127.0.0.1:0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("WAGGLE_")})
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    assert p.stdout is not None
+    while time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if line.startswith("WAGGLE_READY "):
+            threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+            return p, json.loads(line[len("WAGGLE_READY "):])
+    raise RuntimeError("waggle did not start")
+
+
+def stats(http_addr: str) -> dict:
+    host, port = http_addr.rsplit(":", 1)
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    c.request("GET", "/api/waggle/stats")
+    return json.loads(c.getresponse().read())["receivers"]["xray"]
+
+
+def udp_rate(xray_addr: str, http_addr: str, rate: int, seconds: float) -> dict:
+    """Sends datagrams at `rate` per second for `seconds`; counts what the server accepted."""
+    host, port = xray_addr.rsplit(":", 1)
+    datagrams = [b'{"format":"json","version":1}\n' + segment_doc(i).encode() for i in range(2000)]
+    before = stats(http_addr)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sent = 0
+    t0 = time.perf_counter()
+    end = t0 + seconds
+    while True:
+        now = time.perf_counter()
+        if now >= end:
+            break
+        due = int((now - t0) * rate)
+        while sent < due:
+            s.sendto(datagrams[sent % len(datagrams)], (host, int(port)))
+            sent += 1
+    elapsed = time.perf_counter() - t0
+    time.sleep(2.0)  # let the receiver drain and commit
+    after = stats(http_addr)
+    accepted = after["segments_accepted"] - before["segments_accepted"]
+    return {"target_per_s": rate, "sent_per_s": round(sent / elapsed), "sent": sent,
+            "accepted": accepted, "lost": sent - accepted,
+            "dropped_overload": after["dropped_overload"] - before["dropped_overload"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--waggle", default=str(Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/waggle-target")) / "release" / "waggle"))
+    ap.add_argument("--udp-rates", default="10000,25000,50000")
+    ap.add_argument("--skip-moto", action="store_true")
+    args = ap.parse_args()
+
+    payloads = bodies(200)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-xray-"))
+    out: dict = {"docs_per_request": DOCS_PER_REQUEST, "threads": args.threads, "seconds": args.seconds}
+    try:
+        wag, ready = start_waggle(args.waggle, tmp / "waggle")
+        try:
+            port = int(ready["http"].rsplit(":", 1)[1])
+            out["waggle_put_trace_segments"] = put_load(port, payloads, args.seconds, args.threads)
+            out["waggle_udp"] = [udp_rate(ready["xray"], ready["http"], int(r), args.seconds)
+                                 for r in args.udp_rates.split(",")]
+        finally:
+            wag.terminate()
+            wag.wait(timeout=30)
+        if not args.skip_moto:
+            mport = free_port()
+            moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(mport)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_http(mport, "/moto-api/")
+                out["moto_put_trace_segments"] = put_load(mport, payloads, args.seconds, args.threads)
+            finally:
+                moto.terminate()
+                moto.wait(timeout=30)
+            w = out["waggle_put_trace_segments"]["segments_per_s"]
+            m = out["moto_put_trace_segments"]["segments_per_s"]
+            out["ratio_waggle_over_moto"] = round(w / m, 1) if m else None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
