@@ -81,6 +81,8 @@ class WaggleServer:
             "127.0.0.1:0",
             "--otlp-grpc-addr",
             "127.0.0.1:0",
+            "--xray-addr",
+            "127.0.0.1:0",
             *self.extra_args,
         ]
         env = dict(os.environ)
@@ -193,6 +195,11 @@ class WaggleServer:
     @property
     def otlp_grpc_addr(self) -> str:
         return str(self.ready["otlp_grpc"])
+
+    @property
+    def xray_addr(self) -> str:
+        """The X-Ray daemon's host:port (UDP segments, TCP sampling and API)."""
+        return str(self.ready["xray"])
 
     @property
     def http_host_port(self) -> tuple[str, int]:

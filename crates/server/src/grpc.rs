@@ -60,12 +60,14 @@ impl Otlp {
         let accepted = decoded.events.len() as u64;
         let rejected = decoded.rejected;
         match self.0.pipeline.submit(decoded.events).await {
-            Ok(_) => {
-                c.add(&c.accepted, accepted);
+            Ok(report) => {
+                let (rejected, message) =
+                    crate::pipeline::partial_success(rejected, decoded.message, &report);
+                c.add(&c.accepted, accepted.saturating_sub(report.rejected));
                 c.add(&c.rejected, rejected);
                 Ok((
                     i64::try_from(rejected).unwrap_or(i64::MAX),
-                    decoded.message.unwrap_or_default(),
+                    message.unwrap_or_default(),
                 ))
             }
             Err(IngestError::Overloaded) => {

@@ -106,15 +106,20 @@ fn decode_error(s: &AppState, e: protocols::honeycomb::HoneycombError) -> Respon
         .into_response()
 }
 
-/// Commits decoded events and answers `ok` once they are durable.
-async fn commit(s: &AppState, events: Vec<model::Event>, rejected: u64, ok: Response) -> Response {
+/// Commits decoded events and answers `ok(report)` once they are durable.
+async fn commit(
+    s: &AppState,
+    events: Vec<model::Event>,
+    rejected: u64,
+    ok: impl FnOnce(&store::InsertReport) -> Response,
+) -> Response {
     let c = &s.counters.honeycomb;
     let accepted = events.len() as u64;
     match s.pipeline.submit(events).await {
-        Ok(_) => {
-            c.add(&c.accepted, accepted);
-            c.add(&c.rejected, rejected);
-            ok
+        Ok(report) => {
+            c.add(&c.accepted, accepted.saturating_sub(report.rejected));
+            c.add(&c.rejected, rejected + report.rejected);
+            ok(&report)
         }
         Err(IngestError::Overloaded) => {
             c.add(&c.refused_overload, 1);
@@ -146,13 +151,24 @@ async fn batch(
         Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     };
     let rejected = statuses.iter().filter(|st| st.status != 202).count() as u64;
-    let events: Vec<_> = events.into_iter().map(|(_, e)| e).collect();
-    commit(
-        &s,
-        events,
-        rejected,
-        (StatusCode::OK, Json(statuses)).into_response(),
-    )
+    let (positions, events): (Vec<usize>, Vec<_>) = events.into_iter().unzip();
+    let mut statuses = statuses;
+    commit(&s, events, rejected, move |report| {
+        // An event the store refused (after isolation) is answered as Honeycomb answers a
+        // server-side failure of one event; its neighbours stay 202.
+        for &i in &report.rejected_at {
+            if let Some(st) = positions.get(i as usize).and_then(|&p| statuses.get_mut(p)) {
+                st.status = 500;
+                st.error = Some(
+                    report
+                        .rejected_reason
+                        .clone()
+                        .unwrap_or_else(|| "the event could not be stored".into()),
+                );
+            }
+        }
+        (StatusCode::OK, Json(statuses)).into_response()
+    })
     .await
 }
 
@@ -175,7 +191,22 @@ async fn single(
         header_str("x-honeycomb-samplerate"),
         crate::now_ns(),
     ) {
-        Ok(event) => commit(&s, vec![event], 0, StatusCode::OK.into_response()).await,
+        Ok(event) => {
+            commit(&s, vec![event], 0, |report| {
+                if report.rejected > 0 {
+                    error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        report
+                            .rejected_reason
+                            .as_deref()
+                            .unwrap_or("the event could not be stored"),
+                    )
+                } else {
+                    StatusCode::OK.into_response()
+                }
+            })
+            .await
+        }
         Err(e) => decode_error(&s, e),
     }
 }

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+pub mod aws;
 mod grpc;
 mod honeycomb;
 mod honeycomb_query;
@@ -16,6 +17,7 @@ mod otlp_http;
 pub mod pipeline;
 mod tempo;
 mod waggle_api;
+pub mod xray;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct ServerConfig {
     pub otlp_http_addr: SocketAddr,
     pub otlp_grpc_addr: SocketAddr,
     pub credentials: Credentials,
+    /// The X-Ray API and daemon; `None` serves no X-Ray.
+    pub xray: Option<xray::XrayConfig>,
 }
 
 /// Shared state of every handler.
@@ -49,6 +53,7 @@ pub struct AppState {
     pub results: Arc<honeycomb_query::ResultCache>,
     /// Decompressed bytes that may be decoded at once (see `otlp_http::DECODE_BUDGET_BYTES`).
     pub decode_budget: Arc<tokio::sync::Semaphore>,
+    pub xray: Option<Arc<xray::XrayState>>,
 }
 
 /// Per-receiver counters (STYLE habit 11): events accepted, rejected, refused.
@@ -90,16 +95,22 @@ pub struct Server {
     pub http_addr: SocketAddr,
     pub otlp_http_addr: SocketAddr,
     pub otlp_grpc_addr: SocketAddr,
+    /// The X-Ray daemon's address (UDP and TCP on the same port), when X-Ray is served.
+    pub xray_addr: Option<SocketAddr>,
     http: TcpListener,
     otlp_http: TcpListener,
     otlp_grpc: TcpListener,
+    xray: Option<(std::net::UdpSocket, TcpListener)>,
     state: AppState,
 }
 
 /// The full HTTP router (every HTTP protocol on one port).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(otlp_http::routes())
+    let mut r = Router::new();
+    if let Some(x) = &state.xray {
+        r = r.merge(xray::routes(x));
+    }
+    r.merge(otlp_http::routes())
         .merge(honeycomb::routes())
         .merge(honeycomb_query::routes())
         .merge(tempo::routes())
@@ -117,13 +128,29 @@ impl Server {
         let http = TcpListener::bind(config.http_addr).await?;
         let otlp_http = TcpListener::bind(config.otlp_http_addr).await?;
         let otlp_grpc = TcpListener::bind(config.otlp_grpc_addr).await?;
+        let xray_sockets = match &config.xray {
+            Some(x) => Some(bind_udp_and_tcp(x.daemon_addr).await?),
+            None => None,
+        };
+        let xray_addr = match &xray_sockets {
+            Some((udp, _)) => Some(udp.local_addr()?),
+            None => None,
+        };
+        let xray_state = config.xray.map(|mut x| {
+            if let Some(a) = xray_addr {
+                x.daemon_addr = a;
+            }
+            Arc::new(xray::XrayState::new(x))
+        });
         Ok(Self {
             http_addr: http.local_addr()?,
             otlp_http_addr: otlp_http.local_addr()?,
             otlp_grpc_addr: otlp_grpc.local_addr()?,
+            xray_addr,
             http,
             otlp_http,
             otlp_grpc,
+            xray: xray_sockets,
             state: AppState {
                 store,
                 pipeline,
@@ -134,6 +161,7 @@ impl Server {
                 decode_budget: Arc::new(tokio::sync::Semaphore::new(
                     otlp_http::DECODE_BUDGET_BYTES,
                 )),
+                xray: xray_state,
             },
         })
     }
@@ -153,16 +181,59 @@ impl Server {
             let _ = rx.wait_for(|v| *v).await;
         };
         let app = router(self.state.clone());
+        // The daemon's TCP port serves the X-Ray API only (the SDKs' sampling calls and
+        // anything pointed at AWS_XRAY_DAEMON_ADDRESS), as the real daemon's proxy does.
+        let daemon = match (self.xray, &self.state.xray) {
+            (Some((udp, tcp)), Some(x)) => {
+                let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                xray::daemon::start(udp, x.clone(), self.state.pipeline.clone(), stop.clone())?;
+                let api = xray::routes(x).with_state(self.state.clone());
+                let mut rx = stop_rx.clone();
+                Some(async move {
+                    let served = axum::serve(tcp, api)
+                        .with_graceful_shutdown(async move {
+                            let _ = rx.wait_for(|v| *v).await;
+                        })
+                        .await;
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    served
+                })
+            }
+            _ => None,
+        };
+        let daemon = async move {
+            match daemon {
+                Some(d) => d.await,
+                None => Ok(()),
+            }
+        };
         let http =
             axum::serve(self.http, app.clone()).with_graceful_shutdown(wait(stop_rx.clone()));
         let otlp_http =
             axum::serve(self.otlp_http, app).with_graceful_shutdown(wait(stop_rx.clone()));
         let grpc = grpc::serve(self.otlp_grpc, self.state.clone(), wait(stop_rx.clone()));
-        let (a, b, c) = tokio::join!(http, otlp_http, grpc);
+        let (a, b, c, d) = tokio::join!(http, otlp_http, grpc, daemon);
         a?;
         b?;
+        d?;
         c
     }
+}
+
+/// The X-Ray daemon's UDP socket and a TCP listener on the same port (port 0: the UDP port
+/// picked is then taken for TCP too, retried a few times if TCP already has it).
+async fn bind_udp_and_tcp(addr: SocketAddr) -> std::io::Result<(std::net::UdpSocket, TcpListener)> {
+    let mut last = None;
+    for _ in 0..16 {
+        let udp = xray::daemon::bind(addr)?;
+        let local = udp.local_addr()?;
+        match TcpListener::bind(local).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free port for the X-Ray daemon")))
 }
 
 /// Runs blocking store work off the async executor.

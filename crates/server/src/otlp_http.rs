@@ -210,13 +210,15 @@ async fn handle(
     let rejected = decoded.rejected;
     let accepted = decoded.events.len() as u64;
     match s.pipeline.submit(decoded.events).await {
-        Ok(_) => {
-            counters.add(&counters.accepted, accepted);
+        Ok(report) => {
+            let (rejected, message) =
+                crate::pipeline::partial_success(rejected, decoded.message, &report);
+            counters.add(&counters.accepted, accepted.saturating_sub(report.rejected));
             counters.add(&counters.rejected, rejected);
             (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, content_type(format))],
-                otlp::encode_success(signal, format, rejected, decoded.message.as_deref()),
+                otlp::encode_success(signal, format, rejected, message.as_deref()),
             )
                 .into_response()
         }

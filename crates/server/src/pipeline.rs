@@ -205,6 +205,21 @@ pub fn commit_notes(r: &InsertReport) -> (u64, Option<String>) {
     (r.rejected, (!parts.is_empty()).then(|| parts.join("; ")))
 }
 
+/// A receiver's whole partial-success answer: what decoding rejected plus what the commit
+/// reported (`commit_notes`), one count and one message.
+pub fn partial_success(
+    decode_rejected: u64,
+    decode_message: Option<String>,
+    report: &InsertReport,
+) -> (u64, Option<String>) {
+    let (stored_rejected, note) = commit_notes(report);
+    let message = match (decode_message, note) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
+    (decode_rejected + stored_rejected, message)
+}
+
 fn writer_loop(
     store: Arc<dyn Store>,
     mut rx: mpsc::UnboundedReceiver<Job>,
@@ -368,8 +383,11 @@ fn isolate(
             if o.rejected > 0 {
                 tracing::warn!(rejected = o.rejected, error = %o.reason.as_deref().unwrap_or(first_error), "events refused by the store");
             }
+            let mut rejected_at = o.rejected_at;
+            rejected_at.sort_unstable();
             Ok(InsertReport {
                 rows: count as u64 - o.rejected,
+                rejected_at,
                 fields_spilled: o.spilled_at.iter().map(|(_, k)| u64::from(*k)).sum(),
                 spilled_at: o.spilled_at,
                 rejected: o.rejected,
@@ -390,6 +408,8 @@ struct Isolated {
     unknown: u64,
     reason: Option<String>,
     spilled_at: Vec<(u32, u32)>,
+    /// Indices of the events not stored (refused, or of unknown fate).
+    rejected_at: Vec<u32>,
 }
 
 fn bisect(
@@ -404,6 +424,8 @@ fn bisect(
     }
     if *budget == 0 {
         o.unknown += events.len() as u64;
+        o.rejected_at
+            .extend((offset..offset + events.len()).map(|i| i as u32));
         return;
     }
     *budget -= 1;
@@ -415,6 +437,7 @@ fn bisect(
         }
         Err(e) if events.len() == 1 => {
             o.rejected += 1;
+            o.rejected_at.push(offset as u32);
             o.reason.get_or_insert_with(|| e.to_string());
         }
         Err(_) => {
@@ -478,6 +501,7 @@ mod tests {
             let r = a.as_ref().unwrap();
             if i == 7 {
                 assert_eq!((r.rows, r.rejected), (9, 1), "{r:?}");
+                assert_eq!(r.rejected_at.len(), 1, "{r:?}");
                 assert!(r.rejected_reason.is_some());
             } else {
                 assert_eq!((r.rows, r.rejected), (10, 0), "{r:?}");

@@ -146,6 +146,7 @@ async fn a_full_queue_is_refused_with_each_protocols_retryable_answer() {
             otlp_http_addr: any,
             otlp_grpc_addr: any,
             credentials: Credentials::default(),
+            xray: None,
         },
         store.clone(),
         pipeline,

@@ -40,6 +40,8 @@ pub struct InsertReport {
     /// Events of the request that the store refused (the pipeline isolates a failing
     /// event so its neighbours commit), with the reason.
     pub rejected: u64,
+    /// Indices (among the inserted events) of the events not stored, ascending.
+    pub rejected_at: Vec<u32>,
     pub rejected_reason: Option<String>,
     /// Where the time went (µs): schema changes, building the batch, appending, committing.
     pub schema_us: u64,

@@ -272,6 +272,7 @@ impl ServerProc {
                 "127.0.0.1:0",
             ])
             .args(["--otlp-grpc-addr", "127.0.0.1:0", "--retention-days", "0"])
+            .args(["--xray-addr", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(dir)
             .env("WAGGLE_LOG", "warn")

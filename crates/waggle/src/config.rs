@@ -15,6 +15,12 @@ pub const DEFAULT_DATA_DIR: &str = "./waggle-data";
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:3200";
 pub const DEFAULT_OTLP_HTTP_ADDR: &str = "127.0.0.1:4318";
 pub const DEFAULT_OTLP_GRPC_ADDR: &str = "127.0.0.1:4317";
+/// The X-Ray daemon's default address (UDP and TCP), where the X-Ray SDKs send unchanged.
+pub const DEFAULT_XRAY_ADDR: &str = "127.0.0.1:2000";
+/// Account id in ARNs when none is configured (moto's and LocalStack's choice too).
+pub const DEFAULT_AWS_ACCOUNT_ID: &str = "000000000000";
+/// Region of unsigned requests and of the UDP daemon.
+pub const DEFAULT_AWS_REGION: &str = "us-east-1";
 /// Honeycomb keeps 60 days; CloudWatch keeps forever by default. Ours: 30 days, because a
 /// laptop's disk is the usual home of this store.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
@@ -37,6 +43,22 @@ pub struct ServeArgs {
     /// OTLP/gRPC receiver [default: 127.0.0.1:4317].
     #[arg(long, env = "WAGGLE_OTLP_GRPC_ADDR")]
     pub otlp_grpc_addr: Option<SocketAddr>,
+    /// X-Ray daemon: UDP segments and TCP sampling/API on one port [default: 127.0.0.1:2000].
+    #[arg(long, env = "WAGGLE_XRAY_ADDR")]
+    pub xray_addr: Option<SocketAddr>,
+    /// Do not serve X-Ray (neither the daemon port nor the API paths).
+    #[arg(long, env = "WAGGLE_NO_XRAY")]
+    pub no_xray: bool,
+    /// AWS key pairs whose SigV4 signatures are accepted, AKID:SECRET (comma-separated).
+    /// With none, any well-formed signature is accepted (loopback only).
+    #[arg(long, env = "WAGGLE_AWS_CREDENTIALS", hide_env_values = true)]
+    pub aws_credentials: Option<String>,
+    /// Account id in ARNs [default: 000000000000].
+    #[arg(long, env = "WAGGLE_AWS_ACCOUNT_ID")]
+    pub aws_account_id: Option<String>,
+    /// Region of unsigned requests and of the UDP daemon [default: us-east-1].
+    #[arg(long, env = "WAGGLE_AWS_REGION")]
+    pub aws_region: Option<String>,
     /// Days to keep events; 0 keeps them forever [default: 30].
     #[arg(long, env = "WAGGLE_RETENTION_DAYS")]
     pub retention_days: Option<u32>,
@@ -70,6 +92,11 @@ struct FileConfig {
     http_addr: Option<SocketAddr>,
     otlp_http_addr: Option<SocketAddr>,
     otlp_grpc_addr: Option<SocketAddr>,
+    xray_addr: Option<SocketAddr>,
+    no_xray: Option<bool>,
+    aws_credentials: Option<String>,
+    aws_account_id: Option<String>,
+    aws_region: Option<String>,
     retention_days: Option<u32>,
     #[serde(default)]
     dataset_retention: HashMap<String, u32>,
@@ -86,6 +113,11 @@ pub struct Settings {
     pub http_addr: SocketAddr,
     pub otlp_http_addr: SocketAddr,
     pub otlp_grpc_addr: SocketAddr,
+    /// `None`: X-Ray is not served.
+    pub xray_addr: Option<SocketAddr>,
+    pub aws_credentials: Option<protocols::aws::Credentials>,
+    pub aws_account_id: String,
+    pub aws_region: String,
     pub retention_days: u32,
     pub dataset_retention: HashMap<String, u32>,
     pub api_keys: Vec<String>,
@@ -126,6 +158,37 @@ impl ServeArgs {
             self.api_keys
         };
         api_keys.retain(|k| !k.trim().is_empty());
+        let aws_credentials = match self
+            .aws_credentials
+            .or(file.aws_credentials)
+            .filter(|c| !c.trim().is_empty())
+        {
+            Some(spec) => Some(
+                protocols::aws::Credentials::parse(&spec)
+                    .map_err(|e| anyhow::anyhow!("--aws-credentials: {e}"))?,
+            ),
+            None => None,
+        };
+        let aws_account_id = self
+            .aws_account_id
+            .or(file.aws_account_id)
+            .unwrap_or_else(|| DEFAULT_AWS_ACCOUNT_ID.to_string());
+        if aws_account_id.len() != 12 || !aws_account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("--aws-account-id {aws_account_id:?}: an AWS account id is 12 digits");
+        }
+        let aws_region = self
+            .aws_region
+            .or(file.aws_region)
+            .unwrap_or_else(|| DEFAULT_AWS_REGION.to_string());
+        if aws_region.is_empty()
+            || aws_region.len() > 32
+            || !aws_region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            bail!("--aws-region {aws_region:?}: expected a region name such as us-east-1");
+        }
+        let no_xray = self.no_xray || file.no_xray.unwrap_or(false);
         let settings = Settings {
             data_dir: self
                 .data_dir
@@ -143,6 +206,14 @@ impl ServeArgs {
                 .otlp_grpc_addr
                 .or(file.otlp_grpc_addr)
                 .unwrap_or_else(|| parse_addr(DEFAULT_OTLP_GRPC_ADDR)),
+            xray_addr: (!no_xray).then(|| {
+                self.xray_addr
+                    .or(file.xray_addr)
+                    .unwrap_or_else(|| parse_addr(DEFAULT_XRAY_ADDR))
+            }),
+            aws_credentials,
+            aws_account_id,
+            aws_region,
             retention_days: self
                 .retention_days
                 .or(file.retention_days)
@@ -158,12 +229,23 @@ impl ServeArgs {
 }
 
 impl Settings {
-    /// Refuses to listen beyond loopback without credentials unless `--insecure`.
+    /// Refuses to listen beyond loopback without credentials unless `--insecure`: API keys
+    /// for the Honeycomb/OTLP ports, AWS key pairs as well when X-Ray is served there.
     fn check_exposure(&self) -> Result<()> {
         let exposed: Vec<SocketAddr> = [self.http_addr, self.otlp_http_addr, self.otlp_grpc_addr]
             .into_iter()
+            .chain(self.xray_addr)
             .filter(|a| !a.ip().is_loopback())
             .collect();
+        let aws_exposed = self.xray_addr.is_some()
+            && (!self.http_addr.ip().is_loopback()
+                || self.xray_addr.is_some_and(|a| !a.ip().is_loopback()));
+        if aws_exposed && self.aws_credentials.is_none() && !self.insecure {
+            bail!(
+                "refusing to serve the AWS APIs beyond loopback without AWS credentials: anyone who can reach them could read and write your telemetry.\n\
+                 Set key pairs (--aws-credentials AKID:SECRET or WAGGLE_AWS_CREDENTIALS), pass --no-xray, or --insecure if this network is trusted."
+            );
+        }
         if !exposed.is_empty() && self.api_keys.is_empty() && !self.insecure {
             let list: Vec<String> = exposed.iter().map(|a| a.to_string()).collect();
             bail!(
@@ -186,6 +268,11 @@ mod tests {
         assert_eq!(s.http_addr.to_string(), DEFAULT_HTTP_ADDR);
         assert_eq!(s.otlp_http_addr.to_string(), DEFAULT_OTLP_HTTP_ADDR);
         assert_eq!(s.otlp_grpc_addr.to_string(), DEFAULT_OTLP_GRPC_ADDR);
+        assert_eq!(
+            s.xray_addr.map(|a| a.to_string()).as_deref(),
+            Some(DEFAULT_XRAY_ADDR)
+        );
+        assert_eq!(s.aws_account_id, DEFAULT_AWS_ACCOUNT_ID);
         assert_eq!(s.retention_days, DEFAULT_RETENTION_DAYS);
     }
 
@@ -199,10 +286,42 @@ mod tests {
         assert!(err.contains("refusing to listen on 0.0.0.0:3200"), "{err}");
         let mut with_key = args();
         with_key.api_keys = vec!["k".into()];
-        assert!(with_key.resolve().is_ok());
+        let err = with_key.resolve().unwrap_err().to_string();
+        assert!(err.contains("AWS credentials"), "{err}");
+        let mut with_both = args();
+        with_both.api_keys = vec!["k".into()];
+        with_both.aws_credentials = Some("AKID:secret".into());
+        assert!(with_both.resolve().is_ok());
+        let mut without_xray = args();
+        without_xray.api_keys = vec!["k".into()];
+        without_xray.no_xray = true;
+        assert!(without_xray.resolve().is_ok());
         let mut insecure = args();
         insecure.insecure = true;
         assert!(insecure.resolve().is_ok());
+    }
+
+    #[test]
+    fn aws_settings_are_checked_at_start_up() {
+        let bad = ServeArgs {
+            aws_credentials: Some("AKID".into()),
+            ..Default::default()
+        };
+        assert!(bad
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .contains("--aws-credentials"));
+        let bad = ServeArgs {
+            aws_account_id: Some("12".into()),
+            ..Default::default()
+        };
+        assert!(bad.resolve().unwrap_err().to_string().contains("12 digits"));
+        let off = ServeArgs {
+            no_xray: true,
+            ..Default::default()
+        };
+        assert!(off.resolve().unwrap().xray_addr.is_none());
     }
 
     #[test]

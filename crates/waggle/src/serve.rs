@@ -51,6 +51,15 @@ pub fn run(args: ServeArgs) -> Result<()> {
                 credentials: Credentials {
                     api_keys: settings.api_keys.clone(),
                 },
+                xray: settings.xray_addr.map(|daemon_addr| server::xray::XrayConfig {
+                    daemon_addr,
+                    account_id: settings.aws_account_id.clone(),
+                    region: settings.aws_region.clone(),
+                    auth: server::aws::AwsAuth {
+                        credentials: settings.aws_credentials.clone().map(Arc::new),
+                        region: None,
+                    },
+                }),
             },
             store.clone(),
             pipeline.clone(),
@@ -129,6 +138,7 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
         "http": server.http_addr.to_string(),
         "otlp_http": server.otlp_http_addr.to_string(),
         "otlp_grpc": server.otlp_grpc_addr.to_string(),
+        "xray": server.xray_addr.map(|a| a.to_string()),
         "data_dir": settings.data_dir.display().to_string(),
     });
     let http = format!("http://{}", server.http_addr);
@@ -138,6 +148,20 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
         "any value (no keys configured)".to_string()
     } else {
         "one of the configured --api-key values".to_string()
+    };
+    let xray = match server.xray_addr {
+        Some(a) => format!(
+            "\n  X-Ray       daemon {a} (UDP segments, TCP sampling)  API {http}/TraceSegments  /TraceSummaries  /Traces  …\
+             \n  X-Ray SDKs and daemon users: AWS_XRAY_DAEMON_ADDRESS={a}\
+             \n  boto3 / aws CLI / AWS SDKs:  AWS_ENDPOINT_URL_XRAY={http}  AWS_REGION={}  ({})",
+            settings.aws_region,
+            if settings.aws_credentials.is_some() {
+                "signed with a configured --aws-credentials key pair"
+            } else {
+                "any key pair (no AWS credentials configured)"
+            }
+        ),
+        None => String::new(),
     };
     let started_ms = started.elapsed().as_secs_f64() * 1000.0;
     println!("WAGGLE_READY {ready}");
@@ -156,7 +180,7 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
          \n  libhoney:                   libhoney.init(writekey=\"<key>\", dataset=\"<dataset>\", api_host=\"{http}\")\
          \n  OTel Collector exporter:    otlp_http: {{ endpoint: {otlp_http} }}\
          \n  Grafana Tempo data source:  URL {http}\
-         \n  CLI:                        waggle traces get <trace-id> --server {http}\n",
+         \n  CLI:                        waggle traces get <trace-id> --server {http}{xray}\n",
         env!("CARGO_PKG_VERSION"),
         started_ms.round(),
         settings.data_dir.display(),

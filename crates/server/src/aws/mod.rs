@@ -1,5 +1,3 @@
-//! NOT YET COMPILED — not declared in `lib.rs` (see `../xray/PENDING.md`).
-//!
 //! AWS request edge for the X-Ray and CloudWatch Logs routers: one middleware ([`sigv4_layer`])
 //! buffers the body (bounded), verifies SigV4 with `protocols::aws::sigv4`, and hands the
 //! handlers an [`AwsRequest`]; an `AwsError` becomes an HTTP response in one place

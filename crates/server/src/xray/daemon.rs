@@ -108,7 +108,7 @@ fn receive(
                             .segments_rejected
                             .fetch_add(parsed.rejected.len() as u64, Ordering::Relaxed);
                         for r in &parsed.rejected {
-                            xray.counters.drop_reason(rejection_reason(&r.error_code));
+                            xray.counters.drop_reason(rejection_reason(r.error_code));
                         }
                         for doc in parsed.documents {
                             let resolver = |t: model::TraceId, p: model::SpanId| xray.resolve(t, p);

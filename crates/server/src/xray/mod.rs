@@ -1,6 +1,3 @@
-//! NOT YET COMPILED — not declared in `lib.rs`. Written in session 3 while DuckDB's C++ was
-//! rebuilding; the session ended before it could be built. `PENDING.md` says what to do.
-//!
 //! AWS X-Ray: the service's REST API (restJson1, every operation botocore lists, on the main
 //! HTTP port and on the daemon's TCP port) and the daemon's UDP receiver (`daemon`).
 //!

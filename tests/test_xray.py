@@ -174,8 +174,11 @@ def test_centralized_sampling_follows_the_seed_rule(waggle: WaggleServer, tmp_pa
     while time.monotonic() < deadline:
         r = client.get("/api/activities/home")
         header = r.headers.get("X-Amzn-Trace-Id", "")
-        if "Sampled=1" in header:
-            tid = header.split("Root=")[1].split(";")[0]
+        # The middleware answers with the trace's Root; an unsampled request carries the
+        # SDK's dummy id (all zeros) and sends nothing.
+        tid = header.split("Root=")[1].split(";")[0] if "Root=" in header else ""
+        if tid and not tid.startswith("1-00000000-"):
+            time.sleep(0.2)  # UDP: the datagram is in flight, not acknowledged
             docs = xray.batch_get_traces(TraceIds=[tid])["Traces"]
             for t in docs:
                 for s in t["Segments"]:
@@ -259,7 +262,8 @@ def test_boto3_put_summaries_paging_graphs(waggle: WaggleServer):
 
     faults = xray.get_trace_summaries(StartTime=now - 300, EndTime=now + 5,
                                       FilterExpression="fault AND http.status = 500")
-    assert {s["Id"] for s in faults["TraceSummaries"]} == set(ids[::10])
+    # (Other tests of this module share the server: only this batch's traces are compared.)
+    assert {s["Id"] for s in faults["TraceSummaries"]} & set(ids) == set(ids[::10])
     assert all(s["HasFault"] for s in faults["TraceSummaries"])
 
     got = xray.batch_get_traces(TraceIds=ids[:2] + ["1-00000000-000000000000000000000000"])
