@@ -234,9 +234,16 @@ impl Settings {
     fn check_exposure(&self) -> Result<()> {
         let exposed: Vec<SocketAddr> = [self.http_addr, self.otlp_http_addr, self.otlp_grpc_addr]
             .into_iter()
-            .chain(self.xray_addr)
             .filter(|a| !a.ip().is_loopback())
             .collect();
+        if !exposed.is_empty() && self.api_keys.is_empty() && !self.insecure {
+            let list: Vec<String> = exposed.iter().map(|a| a.to_string()).collect();
+            bail!(
+                "refusing to listen on {} without credentials: anyone who can reach it could read and write your telemetry.\n\
+                 Set an API key (--api-key KEY or WAGGLE_API_KEYS), or pass --insecure if this network is trusted.",
+                list.join(", ")
+            );
+        }
         let aws_exposed = self.xray_addr.is_some()
             && (!self.http_addr.ip().is_loopback()
                 || self.xray_addr.is_some_and(|a| !a.ip().is_loopback()));
@@ -244,14 +251,6 @@ impl Settings {
             bail!(
                 "refusing to serve the AWS APIs beyond loopback without AWS credentials: anyone who can reach them could read and write your telemetry.\n\
                  Set key pairs (--aws-credentials AKID:SECRET or WAGGLE_AWS_CREDENTIALS), pass --no-xray, or --insecure if this network is trusted."
-            );
-        }
-        if !exposed.is_empty() && self.api_keys.is_empty() && !self.insecure {
-            let list: Vec<String> = exposed.iter().map(|a| a.to_string()).collect();
-            bail!(
-                "refusing to listen on {} without credentials: anyone who can reach it could read and write your telemetry.\n\
-                 Set an API key (--api-key KEY or WAGGLE_API_KEYS), or pass --insecure if this network is trusted.",
-                list.join(", ")
             );
         }
         Ok(())
