@@ -5,6 +5,7 @@ rate at fixed send rates. Results are printed as JSON; BENCHMARKS.md records the
 
     ~/.cache/waggle-venv/bin/pip install -r scripts/bench-requirements.txt
     ~/.cache/waggle-venv/bin/python scripts/bench_xray.py --seconds 10 [--waggle PATH]
+        [--query-segments 1000000]   # then GetTraceSummaries / GetServiceGraph latency
 
 The client sends pre-encoded request bodies over keep-alive HTTP/1.1 connections (one per
 thread), so its own cost per segment is a small fraction of either server's. Each request
@@ -167,6 +168,64 @@ def udp_rate(xray_addr: str, http_addr: str, rate: int, seconds: float) -> dict:
             "dropped_overload": after["dropped_overload"] - before["dropped_overload"]}
 
 
+def post_json(port: int, path: str, body: dict) -> tuple[int, dict, float]:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    data = json.dumps(body).encode()
+    t0 = time.perf_counter()
+    c.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    out = r.read()
+    ms = (time.perf_counter() - t0) * 1000
+    return r.status, json.loads(out or b"{}"), ms
+
+
+def load_segments(port: int, segments: int, threads: int) -> dict:
+    """Loads `segments` documents through PutTraceSegments (distinct traces, 50 per call)."""
+    per_thread = segments // DOCS_PER_REQUEST // threads
+    failures = [0] * threads
+
+    def worker(k: int) -> None:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for i in range(per_thread):
+            body = json.dumps({"TraceSegmentDocuments": [segment_doc(j) for j in range(DOCS_PER_REQUEST)]}).encode()
+            c.request("POST", "/TraceSegments", body=body, headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            if r.status != 200:
+                failures[k] += 1
+
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return {"segments": per_thread * threads * DOCS_PER_REQUEST, "seconds": round(time.monotonic() - t0, 1),
+            "failed_requests": sum(failures)}
+
+
+def query_latency(port: int, runs: int = 7) -> dict:
+    """Median and max of the read calls the issue names, over everything loaded."""
+    now = time.time()
+    window = {"StartTime": now - 6 * 3600, "EndTime": now + 60}
+    calls = {
+        "GetTraceSummaries (filter)": ("/TraceSummaries", {**window, "FilterExpression": 'service("backend-flask") AND http.status = 500'}),
+        "GetTraceSummaries (annotation, fault)": ("/TraceSummaries", {**window, "FilterExpression": 'annotation.handle = "andrewbrown" AND fault'}),
+        "GetServiceGraph": ("/ServiceGraph", window),
+    }
+    out = {}
+    for name, (path, body) in calls.items():
+        times = []
+        for _ in range(runs):
+            status, _, ms = post_json(port, path, body)
+            if status != 200:
+                raise RuntimeError(f"{name}: HTTP {status}")
+            times.append(ms)
+        times.sort()
+        out[name] = {"median_ms": round(times[len(times) // 2], 1), "max_ms": round(times[-1], 1)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -174,6 +233,8 @@ def main() -> None:
     ap.add_argument("--waggle", default=str(Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/waggle-target")) / "release" / "waggle"))
     ap.add_argument("--udp-rates", default="10000,25000,50000")
     ap.add_argument("--skip-moto", action="store_true")
+    ap.add_argument("--query-segments", type=int, default=0,
+                    help="load this many segments, then time GetTraceSummaries/GetServiceGraph")
     args = ap.parse_args()
 
     payloads = bodies(200)
@@ -185,7 +246,10 @@ def main() -> None:
             port = int(ready["http"].rsplit(":", 1)[1])
             out["waggle_put_trace_segments"] = put_load(port, payloads, args.seconds, args.threads)
             out["waggle_udp"] = [udp_rate(ready["xray"], ready["http"], int(r), args.seconds)
-                                 for r in args.udp_rates.split(",")]
+                                 for r in args.udp_rates.split(",") if r]
+            if args.query_segments:
+                out["waggle_load"] = load_segments(port, args.query_segments, args.threads)
+                out["waggle_queries"] = query_latency(port)
         finally:
             wag.terminate()
             wag.wait(timeout=30)
