@@ -10,6 +10,7 @@
 
 mod auth;
 pub mod aws;
+pub mod cloudwatch_logs;
 mod grpc;
 mod honeycomb;
 mod honeycomb_query;
@@ -40,6 +41,8 @@ pub struct ServerConfig {
     pub credentials: Credentials,
     /// The X-Ray API and daemon; `None` serves no X-Ray.
     pub xray: Option<xray::XrayConfig>,
+    /// The CloudWatch Logs API on the main HTTP port; `None` serves none.
+    pub cloudwatch_logs: Option<cloudwatch_logs::LogsConfig>,
 }
 
 /// Shared state of every handler.
@@ -54,6 +57,7 @@ pub struct AppState {
     /// Decompressed bytes that may be decoded at once (see `otlp_http::DECODE_BUDGET_BYTES`).
     pub decode_budget: Arc<tokio::sync::Semaphore>,
     pub xray: Option<Arc<xray::XrayState>>,
+    pub cloudwatch_logs: Option<Arc<cloudwatch_logs::LogsService>>,
 }
 
 /// Per-receiver counters (STYLE habit 11): events accepted, rejected, refused.
@@ -110,6 +114,9 @@ pub fn router(state: AppState) -> Router {
     if let Some(x) = &state.xray {
         r = r.merge(xray::routes(x));
     }
+    if let Some(l) = &state.cloudwatch_logs {
+        r = r.merge(cloudwatch_logs::routes(l));
+    }
     r.merge(otlp_http::routes())
         .merge(honeycomb::routes())
         .merge(honeycomb_query::routes())
@@ -142,6 +149,18 @@ impl Server {
             }
             Arc::new(xray::XrayState::new(x))
         });
+        let cloudwatch_logs = match config.cloudwatch_logs {
+            Some(cfg) => {
+                let store = store.clone();
+                let service =
+                    blocking(move || cloudwatch_logs::LogsService::open(cfg, store.as_ref()))
+                        .await
+                        .map_err(std::io::Error::other)?
+                        .map_err(std::io::Error::other)?;
+                Some(Arc::new(service))
+            }
+            None => None,
+        };
         Ok(Self {
             http_addr: http.local_addr()?,
             otlp_http_addr: otlp_http.local_addr()?,
@@ -162,6 +181,7 @@ impl Server {
                     otlp_http::DECODE_BUDGET_BYTES,
                 )),
                 xray: xray_state,
+                cloudwatch_logs,
             },
         })
     }

@@ -112,4 +112,14 @@ pub trait Store: Send + Sync + 'static {
     fn list_docs(&self, kind: &str, dataset: Option<&str>) -> Result<Vec<MetaDoc>, StoreError>;
     /// Returns whether a document was deleted.
     fn delete_doc(&self, kind: &str, id: &str) -> Result<bool, StoreError>;
+    /// Deletes the events of `dataset` (case-insensitive, as queries scope it) for which
+    /// `predicate_sql` holds; returns rows deleted. The predicate is SQL from the query
+    /// crate's renderer for this store's dialect, over the row alias `events` (CloudWatch
+    /// Logs' DeleteLogGroup / DeleteLogStream). Stores that cannot delete say so.
+    fn delete_events(&self, dataset: &str, predicate_sql: &str) -> Result<u64, StoreError> {
+        let _ = (dataset, predicate_sql);
+        Err(StoreError::Engine(
+            "this store cannot delete individual events".into(),
+        ))
+    }
 }

@@ -244,13 +244,13 @@ impl Settings {
                 list.join(", ")
             );
         }
-        let aws_exposed = self.xray_addr.is_some()
-            && (!self.http_addr.ip().is_loopback()
-                || self.xray_addr.is_some_and(|a| !a.ip().is_loopback()));
+        // The main port serves CloudWatch Logs (and X-Ray's API), the daemon port X-Ray.
+        let aws_exposed = !self.http_addr.ip().is_loopback()
+            || self.xray_addr.is_some_and(|a| !a.ip().is_loopback());
         if aws_exposed && self.aws_credentials.is_none() && !self.insecure {
             bail!(
                 "refusing to serve the AWS APIs beyond loopback without AWS credentials: anyone who can reach them could read and write your telemetry.\n\
-                 Set key pairs (--aws-credentials AKID:SECRET or WAGGLE_AWS_CREDENTIALS), pass --no-xray, or --insecure if this network is trusted."
+                 Set key pairs (--aws-credentials AKID:SECRET or WAGGLE_AWS_CREDENTIALS), or --insecure if this network is trusted."
             );
         }
         Ok(())
@@ -291,10 +291,14 @@ mod tests {
         with_both.api_keys = vec!["k".into()];
         with_both.aws_credentials = Some("AKID:secret".into());
         assert!(with_both.resolve().is_ok());
-        let mut without_xray = args();
-        without_xray.api_keys = vec!["k".into()];
-        without_xray.no_xray = true;
-        assert!(without_xray.resolve().is_ok());
+        let xray_only = || ServeArgs {
+            xray_addr: Some("0.0.0.0:2000".parse().unwrap()),
+            ..Default::default()
+        };
+        assert!(xray_only().resolve().is_err());
+        let mut off = xray_only();
+        off.no_xray = true;
+        assert!(off.resolve().is_ok());
         let mut insecure = args();
         insecure.insecure = true;
         assert!(insecure.resolve().is_ok());

@@ -60,6 +60,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
                         region: None,
                     },
                 }),
+                cloudwatch_logs: Some(server::cloudwatch_logs::LogsConfig {
+                    account_id: settings.aws_account_id.clone(),
+                    region: settings.aws_region.clone(),
+                    auth: server::aws::AwsAuth {
+                        credentials: settings.aws_credentials.clone().map(Arc::new),
+                        region: None,
+                    },
+                }),
             },
             store.clone(),
             pipeline.clone(),
@@ -163,6 +171,11 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
         ),
         None => String::new(),
     };
+    let logs = format!(
+        "\n  CW Logs     {http}/  (POST, X-Amz-Target: Logs_20140328.<Operation>)\
+         \n  boto3 / aws CLI / watchtower (CloudWatch Logs): AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={http}  AWS_REGION={}",
+        settings.aws_region
+    );
     let started_ms = started.elapsed().as_secs_f64() * 1000.0;
     println!("WAGGLE_READY {ready}");
     println!(
@@ -180,7 +193,7 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
          \n  libhoney:                   libhoney.init(writekey=\"<key>\", dataset=\"<dataset>\", api_host=\"{http}\")\
          \n  OTel Collector exporter:    otlp_http: {{ endpoint: {otlp_http} }}\
          \n  Grafana Tempo data source:  URL {http}\
-         \n  CLI:                        waggle traces get <trace-id> --server {http}{xray}\n",
+         \n  CLI:                        waggle traces get <trace-id> --server {http}{xray}{logs}\n",
         env!("CARGO_PKG_VERSION"),
         started_ms.round(),
         settings.data_dir.display(),

@@ -746,6 +746,22 @@ impl Store for DuckStore {
         Ok(n > 0)
     }
 
+    fn delete_events(&self, dataset: &str, predicate_sql: &str) -> Result<u64, StoreError> {
+        let w = self.writer.lock().map_err(|_| poisoned())?;
+        // `predicate_sql` comes from the query crate's renderer (identifiers and values
+        // quoted by the dialect); the dataset is a bound parameter.
+        let n = w
+            .conn
+            .execute(
+                &format!(
+                    "DELETE FROM events WHERE lower(\"__dataset\") = lower(?) AND ({predicate_sql})"
+                ),
+                duckdb::params![dataset],
+            )
+            .map_err(engine)?;
+        Ok(n as u64)
+    }
+
     fn disk_bytes(&self) -> u64 {
         let Some(dir) = &self.dir else { return 0 };
         std::fs::read_dir(dir)
