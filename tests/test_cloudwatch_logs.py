@@ -383,3 +383,53 @@ def test_a_log_line_with_a_trace_id_is_on_that_trace(waggle: WaggleServer):
     assert r.status_code == 201, r.text
     body = requests.get(f"{waggle.http_url}/1/query_results/{g}/{r.json()['id']}", timeout=15).json()
     assert body["data"]["results"][0]["data"]["COUNT"] == 2
+
+
+# ---- live tail -------------------------------------------------------------------------------
+
+
+def test_live_tail_streams_new_matching_events_within_a_second(waggle: WaggleServer):
+    # botocore puts `stream-` in front of the host for StartLiveTail (an endpoint trait); with
+    # an IP endpoint that name cannot resolve, so the test turns the prefix off as the protocol
+    # notes describe. Waggle ignores the Host header either way.
+    c = boto3.client("logs", endpoint_url=waggle.http_url, region_name=REGION,
+                     config=botocore.config.Config(retries={"max_attempts": 1},
+                                                   inject_host_prefix=False, read_timeout=10),
+                     **KEYS)
+    g = f"tail-{uuid.uuid4().hex[:6]}"
+    c.create_log_group(logGroupName=g)
+    c.create_log_stream(logGroupName=g, logStreamName="web")
+    arn = f"arn:aws:logs:{REGION}:000000000000:log-group:{g}"
+    old = int(time.time() * 1000)
+    c.put_log_events(logGroupName=g, logStreamName="web",
+                     logEvents=[{"timestamp": old, "message": "ERROR before the session"}])
+    resp = c.start_live_tail(logGroupIdentifiers=[arn], logEventFilterPattern="ERROR")
+    stream = resp["responseStream"]
+    events = iter(stream)
+    first = next(events)
+    assert "sessionStart" in first, first
+    assert first["sessionStart"]["logGroupIdentifiers"] == [arn]
+    sent_at = None
+    seen: list[dict] = []
+    deadline = time.monotonic() + 15
+    for ev in events:
+        if sent_at is None:
+            c.put_log_events(logGroupName=g, logStreamName="web", logEvents=[
+                {"timestamp": int(time.time() * 1000), "message": "INFO not this one"},
+                {"timestamp": int(time.time() * 1000), "message": "ERROR tailed"}])
+            sent_at = time.monotonic()
+            continue
+        update = ev.get("sessionUpdate")
+        assert update is not None, ev
+        seen.extend(update["sessionResults"])
+        if seen or time.monotonic() > deadline:
+            break
+    latency = time.monotonic() - sent_at
+    stream.close()
+    assert [e["message"] for e in seen] == ["ERROR tailed"], seen
+    assert seen[0]["logStreamName"] == "web" and seen[0]["logGroupIdentifier"] == arn
+    assert latency <= 2.5, f"live tail showed the event {latency:.2f} s after PutLogEvents returned"
+
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.start_live_tail(logGroupIdentifiers=[f"arn:aws:logs:{REGION}:000000000000:log-group:missing"])
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -4,6 +4,7 @@
 
 pub mod credentials;
 pub mod error;
+pub mod eventstream;
 pub mod request_id;
 pub mod sigv4;
 pub mod target;

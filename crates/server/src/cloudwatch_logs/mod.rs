@@ -17,6 +17,7 @@
 //! requests share one document write (`Region::persisted` tracks which version is on disk).
 
 mod insights;
+mod live_tail;
 mod ops;
 mod read;
 
@@ -107,6 +108,7 @@ pub struct LogsService {
     /// Serializes document writes, so an older snapshot never overwrites a newer one.
     persist_lock: Mutex<()>,
     queries: insights::Queries,
+    tail_sessions: live_tail::Sessions,
     pub counters: LogsCounters,
 }
 
@@ -143,6 +145,7 @@ impl LogsService {
             regions: Mutex::new(HashMap::new()),
             persist_lock: Mutex::new(()),
             queries: insights::Queries::default(),
+            tail_sessions: live_tail::Sessions::default(),
             counters: LogsCounters::default(),
         })
     }
@@ -194,9 +197,18 @@ async fn handle(
         .and_then(|v| target::operation_for(Some(v.as_bytes()), LOGS_TARGET_PREFIX).ok())
         .unwrap_or("")
         .to_owned();
-    let result = ops::dispatch(&s, &logs, &aws, &op, &body).await;
+    let result = if op == "StartLiveTail" {
+        live_tail::start(&s, &logs, &aws, &body)
+            .await
+            .map(Answer::Stream)
+    } else {
+        ops::dispatch(&s, &logs, &aws, &op, &body)
+            .await
+            .map(Answer::Json)
+    };
     let mut response = match result {
-        Ok(v) => {
+        Ok(Answer::Stream(r)) => r,
+        Ok(Answer::Json(v)) => {
             let body = serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec());
             let mut r = (StatusCode::OK, body).into_response();
             r.headers_mut().insert(
@@ -219,6 +231,12 @@ async fn handle(
             .insert(HeaderName::from_static("x-amzn-requestid"), v);
     }
     response
+}
+
+enum Answer {
+    Json(serde_json::Value),
+    /// An event-stream response (StartLiveTail).
+    Stream(Response),
 }
 
 /// Unix milliseconds (every Logs timestamp).

@@ -265,6 +265,108 @@ pub(crate) fn filter_log_events(
     plan.respond(fetched, key)
 }
 
+/// What one live-tail session watches in one group.
+#[derive(Debug, Clone)]
+pub(crate) struct TailScope {
+    pub group: String,
+    /// As the request named it (an ARN), echoed in each event's `logGroupIdentifier`.
+    pub identifier: String,
+    pub stream_names: Option<Vec<String>>,
+    pub stream_prefixes: Option<Vec<String>>,
+    pub pattern: String,
+}
+
+/// The store's newest `__seq` (0 when empty): live tail shows what commits after it.
+pub(crate) fn newest_seq(store: &dyn Store) -> Result<u64, AwsError> {
+    let d = &query::DuckDb;
+    let sql = format!(
+        "SELECT max({}) FROM {}",
+        d.ident(COL_SEQ),
+        d.ident(EVENTS_TABLE)
+    );
+    let rows = run(store, &sql)?;
+    Ok(rows
+        .first()
+        .and_then(|r| int_at(r, 0))
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(0))
+}
+
+/// Live tail: the events of `scope` committed with `after < __seq <= upto`, oldest first, at
+/// most `limit` — the same plan predicates as FilterLogEvents, bounded by sequence instead
+/// of time (an event's timestamp may be old; its commit is new).
+pub(crate) fn tail_events(
+    store: &dyn Store,
+    scope: &TailScope,
+    after: u64,
+    upto: u64,
+    limit: usize,
+) -> Result<Vec<protocols::cloudwatch_logs::shapes::LiveTailSessionLogEvent>, AwsError> {
+    let catalog = store.catalog();
+    let pattern = query::cloudwatch::pattern_compile::compile_str(&scope.pattern, &catalog)
+        .map_err(pattern_error)?;
+    let mut parts = vec![group_predicate(&scope.group, &catalog), pattern];
+    let stream_col = col(FIELD_LOG_STREAM, &catalog);
+    if let Some(names) = &scope.stream_names {
+        if stream_col.kind == ColumnKind::Missing {
+            return Ok(Vec::new());
+        }
+        parts.push(Predicate::In(
+            Operand::Column(stream_col.clone()),
+            names.iter().map(|s| Value::Str(s.clone())).collect(),
+        ));
+    }
+    if let Some(prefixes) = &scope.stream_prefixes {
+        if stream_col.kind == ColumnKind::Missing {
+            return Ok(Vec::new());
+        }
+        parts.push(Predicate::Or(
+            prefixes
+                .iter()
+                .map(|p| Predicate::StartsWith(Operand::Column(stream_col.clone()), p.clone()))
+                .collect(),
+        ));
+    }
+    let d = &query::DuckDb;
+    let r = Renderer::new(d, i64::MIN, i64::MAX);
+    let seq = r.qcol(EVENT_ALIAS, COL_SEQ);
+    let to_i = |v: u64| r.d.int(i64::try_from(v).unwrap_or(i64::MAX));
+    let extra = format!("{seq} > {} AND {seq} <= {}", to_i(after), to_i(upto));
+    let names = [
+        FIELD_BODY,
+        FIELD_LOG_STREAM,
+        FIELD_INGESTION_TIME,
+        COL_SERVICE,
+    ];
+    let sql = Select {
+        dataset: &scope.group,
+        names: &names,
+        start_ns: i64::MIN,
+        end_ns: i64::MAX,
+        predicate: Predicate::and(parts),
+        extra: Some(extra),
+        descending: false,
+        limit,
+    }
+    .sql(&catalog);
+    let rows = run(store, &sql)?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| event_from(&scope.group, row, &names))
+        .map(|(k, ev)| {
+            let default_stream = ev.service.clone().unwrap_or_else(|| scope.group.clone());
+            let f = translate::to_filtered_event(&ev, &default_stream, k.seq);
+            protocols::cloudwatch_logs::shapes::LiveTailSessionLogEvent {
+                log_stream_name: f.log_stream_name,
+                log_group_identifier: scope.identifier.clone(),
+                message: f.message,
+                timestamp: f.timestamp,
+                ingestion_time: f.ingestion_time,
+            }
+        })
+        .collect())
+}
+
 /// Deletes the events of a log group (or of one of its streams) from the store.
 pub(crate) async fn delete_events(
     s: &AppState,
