@@ -347,8 +347,29 @@ def test_sigv4_is_verified_when_credentials_are_configured(waggle_factory):
             with pytest.raises(botocore.exceptions.ClientError) as e:
                 bad.get_groups()
             assert e.value.response["Error"]["Code"] == code
-        # The SDK's unsigned sampling poll is still served.
+        # Hand-signed requests (botocore's signer): the wrong service in the scope and a body
+        # changed after signing are refused.
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
         import requests
+
+        def signed(service: str, body: bytes, send: bytes | None = None):
+            req = AWSRequest(method="POST", url=f"{server.http_url}/Groups", data=body,
+                             headers={"Content-Type": "application/json"})
+            SigV4Auth(Credentials("AKIDWAGGLE", "right-secret"), service, REGION).add_auth(req)
+            headers = dict(req.headers.items())
+            return requests.post(f"{server.http_url}/Groups", data=send if send is not None else body,
+                                 headers=headers, timeout=10)
+
+        assert signed("xray", b"{}").status_code == 200
+        wrong_service = signed("logs", b"{}")
+        assert wrong_service.status_code in (400, 403), wrong_service.text
+        assert wrong_service.headers.get("x-amzn-ErrorType", "").startswith("InvalidSignatureException"), wrong_service.headers
+        changed = signed("xray", b"{}", send=b'{"NextToken":"x"}')
+        assert changed.status_code == 403, changed.text
+        assert changed.headers.get("x-amzn-ErrorType", "").startswith("InvalidSignatureException"), changed.headers
+        # The SDK's unsigned sampling poll is still served.
         r = requests.post(f"http://{server.xray_addr}/GetSamplingRules", data=b"{}", timeout=10)
         assert r.status_code == 200 and "SamplingRuleRecords" in r.json()
     finally:

@@ -160,7 +160,7 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
     let xray = match server.xray_addr {
         Some(a) => format!(
             "\n  X-Ray       daemon {a} (UDP segments, TCP sampling)  API {http}/TraceSegments  /TraceSummaries  /Traces  …\
-             \n  X-Ray SDKs and daemon users: AWS_XRAY_DAEMON_ADDRESS={a}\
+             \n  X-Ray SDKs and daemon users: AWS_XRAY_DAEMON_ADDRESS={a}   (or \"tcp:{a} udp:{a}\")\
              \n  boto3 / aws CLI / AWS SDKs:  AWS_ENDPOINT_URL_XRAY={http}  AWS_REGION={}  ({})",
             settings.aws_region,
             if settings.aws_credentials.is_some() {
