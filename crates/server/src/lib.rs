@@ -1,4 +1,4 @@
-//! Network edges: the HTTP routers (OTLP/HTTP, Honeycomb, Tempo, Waggle's own API), the OTLP
+//! Network edges: the HTTP routers (OTLP/HTTP, Honeycomb, Tempo, X-Ray, Rollbar, Waggle's own API), the OTLP
 //! gRPC services, and the ingest pipeline they all feed.
 //!
 //! Architecture Invariant: handlers depend on `protocols` (pure decode/encode) and on the
@@ -15,6 +15,7 @@ mod honeycomb;
 mod honeycomb_query;
 mod otlp_http;
 pub mod pipeline;
+pub mod rollbar;
 mod tempo;
 mod waggle_api;
 pub mod xray;
@@ -40,6 +41,8 @@ pub struct ServerConfig {
     pub credentials: Credentials,
     /// The X-Ray API and daemon; `None` serves no X-Ray.
     pub xray: Option<xray::XrayConfig>,
+    /// Rollbar's projects and tokens (always served; `RollbarConfig::default()` is local mode).
+    pub rollbar: rollbar::RollbarConfig,
 }
 
 /// Shared state of every handler.
@@ -54,6 +57,8 @@ pub struct AppState {
     /// Decompressed bytes that may be decoded at once (see `otlp_http::DECODE_BUDGET_BYTES`).
     pub decode_budget: Arc<tokio::sync::Semaphore>,
     pub xray: Option<Arc<xray::XrayState>>,
+    /// Rollbar (always served; local mode unless tokens are configured, see `rollbar`).
+    pub rollbar: Arc<rollbar::RollbarState>,
 }
 
 /// Per-receiver counters (STYLE habit 11): events accepted, rejected, refused.
@@ -115,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .merge(honeycomb_query::routes())
         .merge(tempo::routes())
         .merge(waggle_api::routes())
+        .merge(rollbar::routes())
         .with_state(state)
 }
 
@@ -142,6 +148,10 @@ impl Server {
             }
             Arc::new(xray::XrayState::new(x))
         });
+        let rollbar_state = Arc::new(rollbar::RollbarState::new(
+            config.rollbar,
+            &[http.local_addr()?, otlp_http.local_addr()?],
+        ));
         Ok(Self {
             http_addr: http.local_addr()?,
             otlp_http_addr: otlp_http.local_addr()?,
@@ -162,6 +172,7 @@ impl Server {
                     otlp_http::DECODE_BUDGET_BYTES,
                 )),
                 xray: xray_state,
+                rollbar: rollbar_state,
             },
         })
     }

@@ -49,6 +49,7 @@ async fn stats(State(s): State<AppState>, headers: HeaderMap) -> Response {
             "otlp_grpc": s.counters.otlp_grpc.snapshot(),
             "honeycomb": s.counters.honeycomb.snapshot(),
             "xray": s.xray.as_ref().map(|x| x.counters.snapshot()),
+            "rollbar": s.rollbar.counters.snapshot(),
         },
         "pipeline": s.pipeline.snapshot(),
         "store": { "disk_bytes": s.store.disk_bytes() }

@@ -147,6 +147,7 @@ async fn a_full_queue_is_refused_with_each_protocols_retryable_answer() {
             otlp_grpc_addr: any,
             credentials: Credentials::default(),
             xray: None,
+            rollbar: Default::default(),
         },
         store.clone(),
         pipeline,
