@@ -470,6 +470,11 @@ fn trace_linking_table() {
             Some((w3c, Some(span))),
         ),
         (
+            "pyrollbar report_message extra_data (merged into body.message)",
+            json!({"body": {"message": {"body": "m", "trace_id": w3c, "span_id": span}}}),
+            Some((w3c, Some(span))),
+        ),
+        (
             "traceparent header",
             json!({"request": {"headers": {"Traceparent": format!("00-{w3c}-{span}-01")}}}),
             Some((w3c, Some(span))),
