@@ -218,10 +218,18 @@ impl Server {
                 None => Ok(()),
             }
         };
-        let http =
-            axum::serve(self.http, app.clone()).with_graceful_shutdown(wait(stop_rx.clone()));
-        let otlp_http =
-            axum::serve(self.otlp_http, app).with_graceful_shutdown(wait(stop_rx.clone()));
+        // With the peer's address in each request's extensions (Rollbar's `$remote_ip`).
+        let http = axum::serve(
+            self.http,
+            app.clone()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait(stop_rx.clone()));
+        let otlp_http = axum::serve(
+            self.otlp_http,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait(stop_rx.clone()));
         let grpc = grpc::serve(self.otlp_grpc, self.state.clone(), wait(stop_rx.clone()));
         let (a, b, c, d) = tokio::join!(http, otlp_http, grpc, daemon);
         a?;

@@ -793,3 +793,52 @@ async fn items_and_deploys_survive_a_new_server_over_the_same_store() {
     assert_eq!(markers.len(), 1);
     assert_eq!(markers[0].body["type"], "deploy");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_in_the_body_works_and_remote_ip_is_the_callers_address() {
+    let r = start(TOKENS).await;
+    let c = client();
+    // rollbar.js style: the token only in the body, `$remote_ip` for the server to fill in.
+    let body = json!({"access_token": "srv1", "data": {
+        "environment": "production",
+        "uuid": uuid(7),
+        "body": {"message": {"body": "from the body token"}},
+        "request": {"url": "http://x/", "user_ip": "$remote_ip"},
+    }});
+    let resp = c
+        .post(format!("{}/api/1/item/", r.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(
+        b,
+        json!({"err": 0, "result": {"id": null, "uuid": uuid(7)}})
+    );
+    // A read token in the body of an item post is still refused.
+    let mut refused = body.clone();
+    refused["access_token"] = json!("read1");
+    refused["data"]["uuid"] = json!(uuid(8));
+    let resp = c
+        .post(format!("{}/api/1/item/", r.base))
+        .json(&refused)
+        .send()
+        .await
+        .unwrap();
+    let s = resp.status().as_u16();
+    assert_rollbar_error(s, &resp.json().await.unwrap(), 403);
+
+    let (_, b) = get(&c, &r, "read1", "/api/1/items").await;
+    assert_eq!(b["result"]["total_count"], 1, "{b}");
+    let id = b["result"]["items"][0]["id"].as_u64().unwrap();
+    let (_, b) = get(&c, &r, "read1", &format!("/api/1/item/{id}/instances")).await;
+    let inst = &b["result"]["instances"][0];
+    assert_eq!(inst["data"]["request"]["user_ip"], "127.0.0.1", "{b}");
+    let rows = r
+        .store
+        .run_sql("SELECT \"http.client_ip\" FROM events WHERE \"__dataset\" = 'cruddur'")
+        .unwrap();
+    assert_eq!(rows[0][0], Some(model::Value::Str("127.0.0.1".into())));
+}

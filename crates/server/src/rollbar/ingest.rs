@@ -12,11 +12,14 @@
 //! same uuid is answered as a duplicate). The writer lock serializes item ingest: one
 //! occurrence per commit.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::ConnectInfo;
 use axum::extract::State;
+use axum::http::Extensions;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use protocols::aws::RequestId;
@@ -31,12 +34,18 @@ use crate::AppState;
 
 pub(super) async fn post_item(
     State(s): State<AppState>,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let rb = s.rollbar.clone();
     rb.counters.inc(&rb.counters.item_requests);
-    respond(ingest(&s, &rb, &headers, body).await)
+    // The caller's address, for `request.user_ip = "$remote_ip"` (present when served by
+    // `Server::run`; a router used without connect info leaves the placeholder as sent).
+    let remote_ip = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    respond(ingest(&s, &rb, &headers, body, remote_ip).await)
 }
 
 async fn ingest(
@@ -44,6 +53,7 @@ async fn ingest(
     rb: &Arc<RollbarState>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    remote_ip: Option<String>,
 ) -> Answer {
     let body = match body {
         Ok(b) => b,
@@ -67,8 +77,13 @@ async fn ingest(
                     protocols::body::BodyError::TooLarge { .. } => ItemError::TooLarge.answer(),
                     other => Answer::error(400, &other.to_string()),
                 })?;
-        protocols::rollbar::decode(&raw, content_type.as_deref(), token.as_deref(), limits)
-            .map_err(|e| e.answer())
+        let mut sub =
+            protocols::rollbar::decode(&raw, content_type.as_deref(), token.as_deref(), limits)
+                .map_err(|e| e.answer())?;
+        if let Some(ip) = remote_ip.as_deref() {
+            sub.resolve_remote_ip(ip);
+        }
+        Ok::<_, Answer>(sub)
     })
     .await;
     let sub = match decoded {
@@ -99,12 +114,15 @@ async fn ingest(
 enum Prepared {
     Duplicate,
     TooManyItems,
-    New {
-        next: Items,
-        event: model::Event,
-        new_item: bool,
-        reactivated: bool,
-    },
+    New(Box<Ready>),
+}
+
+/// The items with this occurrence recorded, and its event.
+struct Ready {
+    next: Items,
+    event: model::Event,
+    new_item: bool,
+    reactivated: bool,
 }
 
 async fn record_and_commit(
@@ -140,22 +158,25 @@ async fn record_and_commit(
                     stored: Some(&stored),
                 },
             );
-            Prepared::New {
+            Prepared::New(Box::new(Ready {
                 next,
                 event,
                 new_item: stored.new_item,
                 reactivated: stored.reactivated,
-            }
+            }))
         })
         .await
     };
     let (next, event, new_item, reactivated) = match prepared {
-        Ok(Prepared::New {
-            next,
-            event,
-            new_item,
-            reactivated,
-        }) => (next, event, new_item, reactivated),
+        Ok(Prepared::New(ready)) => {
+            let Ready {
+                next,
+                event,
+                new_item,
+                reactivated,
+            } = *ready;
+            (next, event, new_item, reactivated)
+        }
         Ok(Prepared::Duplicate) => {
             rb.counters.inc(&rb.counters.duplicates);
             return Answer::item_accepted(&uuid);
