@@ -842,3 +842,35 @@ async fn the_token_in_the_body_works_and_remote_ip_is_the_callers_address() {
         .unwrap();
     assert_eq!(rows[0][0], Some(model::Value::Str("127.0.0.1".into())));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_of_committed_occurrences_missing_from_the_items_document_are_not_reused() {
+    let store = TestStore::new();
+    let c = client();
+    let r = start_on(store.clone(), "", 400_000).await;
+    let (s, _) = post_item(&c, &r, "t", &exception("KeyError", "k", &uuid(1), None)).await;
+    assert_eq!(s, 200);
+    // As if the process died after this occurrence's commit and before the items document
+    // was written: its event carries ids the document never recorded.
+    let mut orphan = Event::new(
+        "default",
+        1_800_000_000_000_000_000,
+        model::SignalKind::Error,
+    );
+    orphan.set("rollbar.item_id", model::Value::Int(5));
+    orphan.set("rollbar.counter", model::Value::Int(3));
+    orphan.set("rollbar.occurrence_id", model::Value::Int(9));
+    r.pipeline.submit(vec![orphan]).await.unwrap();
+    drop(r);
+
+    let r = start_on(store.clone(), "", 400_000).await;
+    let (s, _) = post_item(&c, &r, "t", &exception("TypeError", "t", &uuid(2), None)).await;
+    assert_eq!(s, 200);
+    let (_, b) = get(&c, &r, "t", "/api/1/items").await;
+    let newest = &b["result"]["items"][0];
+    assert_eq!(newest["id"], 6, "{b}");
+    assert_eq!(newest["counter"], 4, "{b}");
+    assert_eq!(newest["last_occurrence_id"], 10, "{b}");
+    let (_, b) = get(&c, &r, "t", "/api/1/item_by_counter/1").await;
+    assert_eq!(b["result"]["counter"], 1, "the first item is intact: {b}");
+}

@@ -9,7 +9,10 @@
 //! document write fails, the clone is swapped in anyway — it describes committed events, and
 //! dropping it would hand the same numbers out twice — the next successful write of any change
 //! persists it, and the client gets a 503 (the item state is not yet durable; a retry with the
-//! same uuid is answered as a duplicate). The writer lock serializes item ingest: one
+//! same uuid is answered as a duplicate). If the process dies between the commit and the
+//! document write, the next start reserves the ids the committed events carry
+//! (`AfterLoad for Items` in `mod.rs`), so none is handed out twice; that occurrence is then
+//! in the store but not counted in its item. The writer lock serializes item ingest: one
 //! occurrence per commit.
 
 use std::net::SocketAddr;

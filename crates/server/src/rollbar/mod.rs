@@ -106,18 +106,88 @@ impl RollbarCounters {
     }
 }
 
+/// What a document does once after loading, before anyone reads it.
+trait AfterLoad: Sized {
+    fn after_load(&mut self, store: &dyn Store, projects: &Projects) -> Result<(), Answer>;
+}
+
+impl AfterLoad for Deploys {
+    fn after_load(&mut self, _: &dyn Store, _: &Projects) -> Result<(), Answer> {
+        Ok(())
+    }
+}
+
+impl AfterLoad for Items {
+    /// Reserves the ids committed events already carry (a crash between an occurrence's
+    /// commit and the document's write, see `ingest`), so none is handed out twice.
+    fn after_load(&mut self, store: &dyn Store, projects: &Projects) -> Result<(), Answer> {
+        use protocols::rollbar::translate::fields;
+        use query::Dialect;
+        let catalog = store.catalog();
+        let mut cols = Vec::new();
+        for key in [fields::OCCURRENCE_ID, fields::ITEM_ID, fields::COUNTER] {
+            match (catalog.get(key), catalog.get_overflow(key)) {
+                (Some(c), None) => cols.push(query::DuckDb.ident(&c.name)),
+                // No occurrence was ever stored.
+                (None, None) => return Ok(()),
+                // Spilled to the overflow column (a column budget was reached): ids stay as
+                // the document has them.
+                _ => {
+                    tracing::warn!(key, "Rollbar id column spilled; ids not reconciled");
+                    return Ok(());
+                }
+            }
+        }
+        let sql = format!(
+            "SELECT lower(\"__dataset\"), max({o}), max({i}), max({c}) FROM events \
+             WHERE {o} IS NOT NULL GROUP BY 1",
+            o = cols[0],
+            i = cols[1],
+            c = cols[2]
+        );
+        let rows = store.run_sql(&sql).map_err(|e| {
+            tracing::warn!(error = %e, "cannot read the Rollbar ids of stored occurrences");
+            unavailable()
+        })?;
+        let id = |v: Option<&Option<model::Value>>| match v {
+            Some(Some(model::Value::Int(n))) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        let (mut max_occurrence, mut max_item, mut counters) = (0, 0, Vec::new());
+        for row in &rows {
+            max_occurrence = max_occurrence.max(id(row.get(1)));
+            max_item = max_item.max(id(row.get(2)));
+            let dataset = match row.first() {
+                Some(Some(model::Value::Str(d))) => d.as_str(),
+                _ => continue,
+            };
+            if let Some(p) = projects
+                .projects()
+                .iter()
+                .find(|p| p.name.to_lowercase() == dataset)
+            {
+                counters.push((p.id, id(row.get(3))));
+            }
+        }
+        self.reserve_ids(max_item, max_occurrence, &counters);
+        Ok(())
+    }
+}
+
 /// One persisted document as readers see it: loaded on first use, replaced whole after each
 /// persisted change. Writers hold `writer` from clone to swap.
 struct Doc<T> {
     kind: &'static str,
+    projects: Arc<Projects>,
     current: tokio::sync::OnceCell<RwLock<Arc<T>>>,
     writer: tokio::sync::Mutex<()>,
 }
 
-impl<T: Clone + Default + Serialize + DeserializeOwned + Send + Sync + 'static> Doc<T> {
-    fn new(kind: &'static str) -> Self {
+impl<T: Clone + Default + Serialize + DeserializeOwned + AfterLoad + Send + Sync + 'static> Doc<T> {
+    fn new(kind: &'static str, projects: Arc<Projects>) -> Self {
         Doc {
             kind,
+            projects,
             current: tokio::sync::OnceCell::new(),
             writer: tokio::sync::Mutex::new(()),
         }
@@ -130,21 +200,25 @@ impl<T: Clone + Default + Serialize + DeserializeOwned + Send + Sync + 'static> 
             .get_or_try_init(|| async {
                 let store = store.clone();
                 let kind = self.kind;
-                let loaded = crate::blocking(move || store.get_doc(kind, DOC_ID))
-                    .await
-                    .map_err(|_| internal())?
-                    .map_err(|e| {
+                let projects = self.projects.clone();
+                let state = crate::blocking(move || {
+                    let loaded = store.get_doc(kind, DOC_ID).map_err(|e| {
                         tracing::warn!(error = %e, kind, "cannot load the Rollbar document");
                         unavailable()
                     })?;
-                let state = match loaded {
-                    None => T::default(),
-                    Some(doc) => serde_json::from_value(doc.body).map_err(|e| {
-                        // Starting empty would hand out item counters again: refuse instead.
-                        tracing::error!(error = %e, kind, "stored Rollbar document does not parse");
-                        internal()
-                    })?,
-                };
+                    let mut state = match loaded {
+                        None => T::default(),
+                        Some(doc) => serde_json::from_value(doc.body).map_err(|e| {
+                            // Starting empty would hand out item counters again: refuse.
+                            tracing::error!(error = %e, kind, "stored Rollbar document does not parse");
+                            internal()
+                        })?,
+                    };
+                    state.after_load(&*store, &projects)?;
+                    Ok::<_, Answer>(state)
+                })
+                .await
+                .map_err(|_| internal())??;
                 Ok::<_, Answer>(RwLock::new(Arc::new(state)))
             })
             .await?;
@@ -205,11 +279,12 @@ impl RollbarState {
         let local_open = !config.projects.is_local()
             || config.local_mode_exposed
             || listeners.iter().all(|a| a.ip().is_loopback());
+        let projects = config.projects.clone();
         RollbarState {
             config,
             local_open,
-            items: Doc::new(ITEMS_DOC_KIND),
-            deploys: Doc::new(DEPLOYS_DOC_KIND),
+            items: Doc::new(ITEMS_DOC_KIND, projects.clone()),
+            deploys: Doc::new(DEPLOYS_DOC_KIND, projects),
             rate: Mutex::new(RateLimiter::new()),
             counters: RollbarCounters::default(),
         }
