@@ -11,6 +11,7 @@ client at a second server by changing `rollbar.SETTINGS`, the only way pyrollbar
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -341,3 +342,56 @@ def test_token_scopes_with_the_real_client(rb: WaggleServer, tmp_path):
     assert stats["accepted"] == 1
     assert stats["unauthorized"] == 3
     assert scoped.terminate() == 0
+
+
+def test_deploys_are_listed_and_become_honeycomb_markers(rb: WaggleServer):
+    revision = uuid.uuid4().hex[:12]
+    r = requests.post(
+        rb.http_url + "/api/1/deploy/",
+        json={"access_token": TOKEN, "environment": "production", "revision": revision, "local_username": "andrew"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert r.status_code == 200, r.text
+    deploy_id = r.json()["data"]["deploy_id"]
+    listed = api(rb, "/api/1/deploys")["deploys"]
+    assert revision in {d["revision"] for d in listed}
+    one = api(rb, f"/api/1/deploy/{deploy_id}")
+    assert one["revision"] == revision and one["environment"] == "production"
+    markers = requests.get(f"{rb.http_url}/1/markers/{DATASET}", timeout=HTTP_TIMEOUT_S)
+    assert markers.status_code == 200, markers.text
+    assert any(m["type"] == "deploy" and revision in m["message"] for m in markers.json()), markers.json()
+
+
+def test_hostile_payloads_get_rollbars_answers_and_nothing_valid_is_lost(rb: WaggleServer):
+    url = rb.http_url + "/api/1/item/"
+
+    def post(body: bytes) -> requests.Response:
+        return requests.post(
+            url,
+            data=body,
+            headers={"Content-Type": "application/json", "X-Rollbar-Access-Token": TOKEN},
+            timeout=HTTP_TIMEOUT_S,
+        )
+
+    message = '"body": {"message": {"body": "x"}}'
+    cases = [
+        (b"{not json", 400),
+        (b'{"data": {"environment": "\xff\xfe", ' + message.encode() + b"}}", 400),
+        (('{"data": {"environment": "p", "custom": ' + "[" * 500 + "1" + "]" * 500 + ", " + message + "}}").encode(), 422),
+        (
+            json.dumps(
+                {"data": {"environment": "p", "body": {"trace": {"frames": [{"filename": "f.py", "lineno": i} for i in range(5000)], "exception": {"class": "E"}}}}}
+            ).encode(),
+            422,
+        ),
+        (json.dumps({"data": {"environment": 5, "body": {"message": {"body": "x"}}}}).encode(), 422),
+        (json.dumps({"data": {"environment": "p", "body": {"message": {"body": "x" * (600 * 1024)}}}}).encode(), 413),
+    ]
+    for body, want in cases:
+        r = post(body)
+        assert r.status_code == want, (want, r.status_code, r.text[:300])
+        got = r.json()
+        assert got["err"] == 1 and got["message"], got
+    # The real client still gets through, and its item is there.
+    occ = rollbar.report_message("after the hostile payloads", "info")
+    assert item_with_uuid(rb, occ)["title"] == "after the hostile payloads"
