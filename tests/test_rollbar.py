@@ -395,3 +395,25 @@ def test_hostile_payloads_get_rollbars_answers_and_nothing_valid_is_lost(rb: Wag
     # The real client still gets through, and its item is there.
     occ = rollbar.report_message("after the hostile payloads", "info")
     assert item_with_uuid(rb, occ)["title"] == "after the hostile payloads"
+
+
+def test_rql_counts_occurrences_by_exception_class(rb: WaggleServer):
+    for _ in range(2):
+        try:
+            raise_zero_division()
+        except ZeroDivisionError:
+            rollbar.report_exc_info()
+    r = requests.post(
+        rb.http_url + "/api/1/rql/jobs",
+        headers={"X-Rollbar-Access-Token": TOKEN},
+        json={"query_string": "SELECT body.trace.exception.class, count(*) FROM item_occurrence "
+              "WHERE body.trace.exception.class = 'ZeroDivisionError' GROUP BY body.trace.exception.class"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert r.status_code == 200, r.text
+    job = r.json()["result"]
+    assert job["status"] == "success", job
+    result = api(rb, f"/api/1/rql/job/{job['id']}/result")["result"]
+    assert result["columns"] == ["body.trace.exception.class", "count(*)"]
+    [[cls, count]] = result["rows"]
+    assert cls == "ZeroDivisionError" and count >= 2

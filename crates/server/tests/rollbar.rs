@@ -874,3 +874,56 @@ async fn ids_of_committed_occurrences_missing_from_the_items_document_are_not_re
     let (_, b) = get(&c, &r, "t", "/api/1/item_by_counter/1").await;
     assert_eq!(b["result"]["counter"], 1, "the first item is intact: {b}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rql_jobs_run_over_the_occurrences() {
+    let r = start(TOKENS).await;
+    let c = client();
+    for i in 0..3 {
+        post_item(&c, &r, "srv1", &exception("KeyError", "k", &uuid(i), None)).await;
+    }
+    post_item(&c, &r, "srv1", &exception("TypeError", "t", &uuid(9), None)).await;
+    let run = |q: &'static str, token: &'static str| {
+        let c = c.clone();
+        let base = r.base.clone();
+        async move {
+            let resp = c
+                .post(format!("{base}/api/1/rql/jobs"))
+                .header("X-Rollbar-Access-Token", token)
+                .json(&json!({"query_string": q}))
+                .send()
+                .await
+                .unwrap();
+            let s = resp.status().as_u16();
+            (s, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, b) = run(
+        "SELECT body.trace.exception.class, count(*) FROM item_occurrence \
+         GROUP BY body.trace.exception.class ORDER BY count(*) DESC",
+        "read1",
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["result"]["status"], "success", "{b}");
+    let id = b["result"]["id"].as_u64().unwrap();
+    let (s, b) = get(&c, &r, "read1", &format!("/api/1/rql/job/{id}/result")).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["result"]["result"]["rows"],
+        json!([["KeyError", 3], ["TypeError", 1]]),
+        "{b}"
+    );
+    let (s, b) = get(&c, &r, "read1", &format!("/api/1/rql/job/{id}")).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["result"]["status"], "success");
+    // A query that does not map fails as a job, with the reason.
+    let (s, b) = run("SELECT * FROM item_occurrence", "read1").await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["result"]["status"], "failed", "{b}");
+    // Another project's token does not see the job; a post token cannot run one.
+    let (s, b) = get(&c, &r, "srv2", &format!("/api/1/rql/job/{id}/result")).await;
+    assert_rollbar_error(s, &b, 404);
+    let (s, b) = run("SELECT count(*) FROM item_occurrence", "srv1").await;
+    assert_rollbar_error(s, &b, 403);
+}

@@ -269,6 +269,8 @@ pub struct RollbarState {
     deploys: Doc<Deploys>,
     /// Per-token windows (not persisted: they describe the current minute).
     rate: Mutex<RateLimiter>,
+    /// RQL jobs and their results (not persisted: a job is read right after it runs).
+    rql: Mutex<read::RqlJobs>,
     pub counters: RollbarCounters,
 }
 
@@ -286,6 +288,7 @@ impl RollbarState {
             items: Doc::new(ITEMS_DOC_KIND, projects.clone()),
             deploys: Doc::new(DEPLOYS_DOC_KIND, projects),
             rate: Mutex::new(RateLimiter::new()),
+            rql: Mutex::new(read::RqlJobs::default()),
             counters: RollbarCounters::default(),
         }
     }
@@ -376,6 +379,21 @@ pub fn routes() -> Router<AppState> {
         r,
         "/api/1/deploy/{id}",
         get(read::get_deploy).fallback(method_not_allowed),
+    );
+    r = both(
+        r,
+        "/api/1/rql/jobs",
+        post(read::post_rql_job).fallback(method_not_allowed),
+    );
+    r = both(
+        r,
+        "/api/1/rql/job/{id}",
+        get(read::get_rql_job).fallback(method_not_allowed),
+    );
+    r = both(
+        r,
+        "/api/1/rql/job/{id}/result",
+        get(read::get_rql_result).fallback(method_not_allowed),
     );
     r.route("/api/1/{*rest}", any(not_found))
 }

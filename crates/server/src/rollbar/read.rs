@@ -439,3 +439,178 @@ pub(super) async fn get_deploy(
         None => g.answer(api::not_found()),
     }
 }
+
+// ---- RQL ----------------------------------------------------------------------------------
+
+/// RQL jobs kept for their results (our choice: results are small — ≤ 1,000 rows — and a job
+/// is read right after it is created; the oldest is dropped past this).
+pub const RQL_JOBS_MAX: usize = 1000;
+/// End of an RQL query's window: 2100-01-01T00:00:00Z. RQL has no time range (it reads all
+/// occurrences) and occurrence times come from the client's `data.timestamp`, which may run
+/// ahead of our clock, so "now" would be the wrong end.
+const RQL_END_S: i64 = 4_102_444_800;
+/// Largest `POST /api/1/rql/jobs` body (our choice: the query is ≤ 4 KB of text).
+const RQL_BODY_BYTES_MAX: usize = 64 * 1024;
+
+/// One finished job (jobs run when created; their status is `success` or `failed`).
+#[derive(Clone)]
+pub(super) struct RqlJob {
+    project_id: u64,
+    json: serde_json::Value,
+    result: serde_json::Value,
+}
+
+/// Jobs by id, oldest first.
+#[derive(Default)]
+pub(super) struct RqlJobs {
+    next_id: u64,
+    jobs: std::collections::BTreeMap<u64, RqlJob>,
+}
+
+/// Runs a parsed query over the project's occurrences (all time) through the shared plan.
+fn run_rql(
+    store: &dyn store::Store,
+    dataset: &str,
+    rql: &protocols::rollbar::rql::Rql,
+) -> Result<serde_json::Value, String> {
+    let now_s = crate::now_ns().div_euclid(1_000_000_000);
+    let spec = query::QuerySpec::from_json(&rql.spec(0, RQL_END_S.max(now_s.saturating_add(1))))
+        .map_err(|e| format!("{}: {}", e.field, e.message))?;
+    let catalog = store.catalog();
+    let mut plan = Plan::from_spec(
+        &spec,
+        &query::plan::PlanContext {
+            dataset,
+            catalog: &catalog,
+            now_s,
+            limit_override: None,
+            derived: &[],
+        },
+    )
+    .map_err(|e| match e {
+        query::PlanError::Spec(s) => format!("{}: {}", s.field, s.message),
+        query::PlanError::Unsupported { field, message } => format!("{field}: {message}"),
+    })?;
+    plan.uniform_weights = store.max_sample_rate() <= 1;
+    let sql = query::sql::render_totals(&plan, &query::DuckDb);
+    let rows = store.run_sql(&sql.sql).map_err(|e| {
+        tracing::warn!(error = %e, "RQL query failed");
+        "the query could not be run".to_string()
+    })?;
+    let results = query::results::results_json(&plan, &rows).map_err(|e| {
+        tracing::warn!(error = %e, "RQL result shaping failed");
+        "the query could not be run".to_string()
+    })?;
+    let list = results.as_array().cloned().unwrap_or_default();
+    Ok(rql.result(&list))
+}
+
+pub(super) async fn post_rql_job(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    q: Pairs,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let q = try_answer!(pairs(q));
+    let g = try_answer!(grant(&s.rollbar, &headers, &q, None, Need::Read));
+    let body = try_answer!(
+        g,
+        body.ok()
+            .filter(|b| b.len() <= RQL_BODY_BYTES_MAX)
+            .ok_or_else(|| Answer::error(413, "request entity too large"))
+    );
+    let v: serde_json::Value = try_answer!(
+        g,
+        serde_json::from_slice(&body).map_err(|_| Answer::error(400, "Could not parse JSON body"))
+    );
+    let Some(text) = v.get("query_string").and_then(serde_json::Value::as_str) else {
+        return g.answer(Answer::error(422, "query_string is required"));
+    };
+    let text = text.to_owned();
+    let parsed = protocols::rollbar::rql::parse(&text);
+    let store = s.store.clone();
+    let dataset = g.access.project.name.clone();
+    let ran = match parsed {
+        Err(m) => Err(m),
+        Ok(rql) => match crate::blocking(move || run_rql(&*store, &dataset, &rql)).await {
+            Ok(r) => r,
+            Err(_) => return g.answer(internal()),
+        },
+    };
+    let now_s = crate::now_ns().div_euclid(1_000_000_000);
+    let rb = s.rollbar.clone();
+    let Ok(mut jobs) = rb.rql.lock() else {
+        return g.answer(internal());
+    };
+    jobs.next_id += 1;
+    let id = jobs.next_id;
+    let (status, result) = match ran {
+        Ok(r) => ("success", r),
+        Err(m) => (
+            "failed",
+            serde_json::json!({"errors": [m], "warnings": [], "rows": [], "columns": []}),
+        ),
+    };
+    let json = serde_json::json!({
+        "id": id,
+        "project_id": g.access.project.id,
+        "query_string": text,
+        "status": status,
+        "job_hash": format!("{:016x}", id),
+        "date_created": now_s,
+        "date_modified": now_s,
+    });
+    jobs.jobs.insert(
+        id,
+        RqlJob {
+            project_id: g.access.project.id,
+            json: json.clone(),
+            result,
+        },
+    );
+    while jobs.jobs.len() > RQL_JOBS_MAX {
+        jobs.jobs.pop_first();
+    }
+    drop(jobs);
+    g.answer(Answer::ok(json))
+}
+
+fn find_job(rb: &RollbarState, project_id: u64, id: &str) -> Result<Option<RqlJob>, Answer> {
+    let jobs = rb.rql.lock().map_err(|_| internal())?;
+    Ok(parse_id(id)
+        .and_then(|id| jobs.jobs.get(&id))
+        .filter(|j| j.project_id == project_id)
+        .cloned())
+}
+
+pub(super) async fn get_rql_job(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    q: Pairs,
+) -> Response {
+    let q = try_answer!(pairs(q));
+    let g = try_answer!(grant(&s.rollbar, &headers, &q, None, Need::Read));
+    match try_answer!(g, find_job(&s.rollbar, g.access.project.id, &id)) {
+        Some(job) => g.answer(Answer::ok(job.json)),
+        None => g.answer(api::not_found()),
+    }
+}
+
+pub(super) async fn get_rql_result(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    q: Pairs,
+) -> Response {
+    let q = try_answer!(pairs(q));
+    let g = try_answer!(grant(&s.rollbar, &headers, &q, None, Need::Read));
+    match try_answer!(g, find_job(&s.rollbar, g.access.project.id, &id)) {
+        Some(job) => {
+            let mut out = job.json;
+            out["result"] = job.result;
+            g.answer(Answer::ok(out))
+        }
+        None => g.answer(api::not_found()),
+    }
+}
