@@ -67,3 +67,18 @@ fn what_does_not_map_is_refused_with_a_message() {
     }
     assert!(parse(&"x".repeat(5000)).is_err());
 }
+
+proptest::proptest! {
+    #[test]
+    fn parse_never_panics(s in ".{0,200}") {
+        let _ = parse(&s);
+    }
+
+    #[test]
+    fn parse_never_panics_on_near_misses(
+        tail in "[ a-z_.(),*=<>!'0-9-]{0,80}",
+    ) {
+        let _ = parse(&format!("SELECT count(*) FROM item_occurrence {tail}"));
+        let _ = parse(&format!("SELECT {tail}"));
+    }
+}
