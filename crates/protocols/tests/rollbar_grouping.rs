@@ -127,9 +127,19 @@ fn grouping_table() {
             trace("ValueError", &[("/app/c.py", 9, "elsewhere")]), trace("KeyError", &[("/app/b.py", 7, "inner")])]}})),
         ),
         (
-            "single digits kept on both",
-            message("step 1 of x"),
-            message("step 1 of x"),
+            "a standalone number of any length is data (issue 9)",
+            message("Got 5 apples"),
+            message("Got 7 apples"),
+        ),
+        (
+            "numbers differing in length",
+            message("Payment 1234 failed for order 77"),
+            message("Payment 99 failed for order 5"),
+        ),
+        (
+            "quoted strings are data (issue 9)",
+            message("User 'bob' not found in \"eu-west\""),
+            message("User 'alice' not found in \"us-east\""),
         ),
     ];
     for (name, x, y) in same {
@@ -154,9 +164,14 @@ fn grouping_table() {
             message("Order not found"),
         ),
         (
-            "single digits are not data",
-            message("step 1"),
-            message("step 2"),
+            "single digits inside words stay (RD's two-digit rule)",
+            message("stage s1 failed"),
+            message("stage s2 failed"),
+        ),
+        (
+            "apostrophes are not quotes",
+            message("can't open it"),
+            message("won't open it"),
         ),
         (
             "words that happen to be hex stay",
@@ -226,7 +241,10 @@ fn sha1_hex(b: &[u8]) -> String {
 fn normalized_messages() {
     let table = [
         ("User 12 not found", "User not found"),
-        ("took 1.5s and 3 tries", "took s and 3 tries"),
+        ("took 1.5s and 3 tries", "took s and tries"),
+        ("name 'x' is not defined", "name '' is not defined"),
+        ("can't find \"a b\" or 'c", "can't find \"\" or 'c"),
+        ("it's Bob's 'car'", "it's Bob's ''"),
         ("id 0x1f at a1b2c3d4 by deadbeef", "id at by deadbeef"),
         ("at 2026-11-25T10:11:12Z ok", "at ok"),
         ("ip 10.1.2.3 down", "ip down"),

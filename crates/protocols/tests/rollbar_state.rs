@@ -470,6 +470,11 @@ fn trace_linking_table() {
             Some((w3c, Some(span))),
         ),
         (
+            "pyrollbar report_message extra_data (merged into body.message)",
+            json!({"body": {"message": {"body": "m", "trace_id": w3c, "span_id": span}}}),
+            Some((w3c, Some(span))),
+        ),
+        (
             "traceparent header",
             json!({"request": {"headers": {"Traceparent": format!("00-{w3c}-{span}-01")}}}),
             Some((w3c, Some(span))),
@@ -699,5 +704,38 @@ fn deploys() {
         .unwrap_err()
         .status,
         422
+    );
+}
+
+#[test]
+fn reserved_ids_are_never_handed_out_again() {
+    let mut items = Items::new();
+    let first = stored(
+        items
+            .record(&occ("a", "p", None, "u1", 10, Level::Error))
+            .unwrap(),
+    );
+    assert_eq!(
+        (first.item_id, first.counter, first.occurrence_id),
+        (1, 1, 1)
+    );
+    // Committed events already carry item 7, occurrence 40 and counter 5 of project 1.
+    items.reserve_ids(7, 40, &[(1, 5)]);
+    let next = stored(
+        items
+            .record(&occ("b", "p", None, "u2", 11, Level::Error))
+            .unwrap(),
+    );
+    assert_eq!((next.item_id, next.counter, next.occurrence_id), (8, 6, 41));
+    // Lower values change nothing.
+    items.reserve_ids(1, 1, &[(1, 1)]);
+    let again = stored(
+        items
+            .record(&occ("a", "p", None, "u3", 12, Level::Error))
+            .unwrap(),
+    );
+    assert_eq!(
+        (again.item_id, again.counter, again.occurrence_id),
+        (1, 1, 42)
     );
 }

@@ -1,4 +1,4 @@
-//! Network edges: the HTTP routers (OTLP/HTTP, Honeycomb, Tempo, Waggle's own API), the OTLP
+//! Network edges: the HTTP routers (OTLP/HTTP, Honeycomb, Tempo, X-Ray, Rollbar, Waggle's own API), the OTLP
 //! gRPC services, and the ingest pipeline they all feed.
 //!
 //! Architecture Invariant: handlers depend on `protocols` (pure decode/encode) and on the
@@ -16,6 +16,7 @@ mod honeycomb;
 mod honeycomb_query;
 mod otlp_http;
 pub mod pipeline;
+pub mod rollbar;
 mod tempo;
 mod waggle_api;
 pub mod xray;
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     pub xray: Option<xray::XrayConfig>,
     /// The CloudWatch Logs API on the main HTTP port; `None` serves none.
     pub cloudwatch_logs: Option<cloudwatch_logs::LogsConfig>,
+    /// Rollbar's projects and tokens (always served; `RollbarConfig::default()` is local mode).
+    pub rollbar: rollbar::RollbarConfig,
 }
 
 /// Shared state of every handler.
@@ -58,6 +61,8 @@ pub struct AppState {
     pub decode_budget: Arc<tokio::sync::Semaphore>,
     pub xray: Option<Arc<xray::XrayState>>,
     pub cloudwatch_logs: Option<Arc<cloudwatch_logs::LogsService>>,
+    /// Rollbar (always served; local mode unless tokens are configured, see `rollbar`).
+    pub rollbar: Arc<rollbar::RollbarState>,
 }
 
 /// Per-receiver counters (STYLE habit 11): events accepted, rejected, refused.
@@ -122,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .merge(honeycomb_query::routes())
         .merge(tempo::routes())
         .merge(waggle_api::routes())
+        .merge(rollbar::routes())
         .with_state(state)
 }
 
@@ -161,6 +167,10 @@ impl Server {
             }
             None => None,
         };
+        let rollbar_state = Arc::new(rollbar::RollbarState::new(
+            config.rollbar,
+            &[http.local_addr()?, otlp_http.local_addr()?],
+        ));
         Ok(Self {
             http_addr: http.local_addr()?,
             otlp_http_addr: otlp_http.local_addr()?,
@@ -182,6 +192,7 @@ impl Server {
                 )),
                 xray: xray_state,
                 cloudwatch_logs,
+                rollbar: rollbar_state,
             },
         })
     }
@@ -227,10 +238,18 @@ impl Server {
                 None => Ok(()),
             }
         };
-        let http =
-            axum::serve(self.http, app.clone()).with_graceful_shutdown(wait(stop_rx.clone()));
-        let otlp_http =
-            axum::serve(self.otlp_http, app).with_graceful_shutdown(wait(stop_rx.clone()));
+        // With the peer's address in each request's extensions (Rollbar's `$remote_ip`).
+        let http = axum::serve(
+            self.http,
+            app.clone()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait(stop_rx.clone()));
+        let otlp_http = axum::serve(
+            self.otlp_http,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait(stop_rx.clone()));
         let grpc = grpc::serve(self.otlp_grpc, self.state.clone(), wait(stop_rx.clone()));
         let (a, b, c, d) = tokio::join!(http, otlp_http, grpc, daemon);
         a?;

@@ -50,6 +50,7 @@ async fn stats(State(s): State<AppState>, headers: HeaderMap) -> Response {
             "honeycomb": s.counters.honeycomb.snapshot(),
             "xray": s.xray.as_ref().map(|x| x.counters.snapshot()),
             "cloudwatch_logs": s.cloudwatch_logs.as_ref().map(|l| l.counters.snapshot()),
+            "rollbar": s.rollbar.counters.snapshot(),
         },
         "pipeline": s.pipeline.snapshot(),
         "store": { "disk_bytes": s.store.disk_bytes() }

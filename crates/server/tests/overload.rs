@@ -148,6 +148,7 @@ async fn a_full_queue_is_refused_with_each_protocols_retryable_answer() {
             credentials: Credentials::default(),
             xray: None,
             cloudwatch_logs: None,
+            rollbar: Default::default(),
         },
         store.clone(),
         pipeline,

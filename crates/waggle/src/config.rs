@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -59,6 +60,11 @@ pub struct ServeArgs {
     /// Region of unsigned requests and of the UDP daemon [default: us-east-1].
     #[arg(long, env = "WAGGLE_AWS_REGION")]
     pub aws_region: Option<String>,
+    /// Rollbar projects and access tokens, PROJECT:TOKEN[:SCOPES[:LIMIT/SECONDS]]
+    /// (comma-separated; SCOPES `+`-joined from post_server_item, post_client_item, read,
+    /// write, all). With none, any token posts to project "default" (loopback only).
+    #[arg(long, env = "WAGGLE_ROLLBAR_TOKENS", hide_env_values = true)]
+    pub rollbar_tokens: Option<String>,
     /// Days to keep events; 0 keeps them forever [default: 30].
     #[arg(long, env = "WAGGLE_RETENTION_DAYS")]
     pub retention_days: Option<u32>,
@@ -97,6 +103,7 @@ struct FileConfig {
     aws_credentials: Option<String>,
     aws_account_id: Option<String>,
     aws_region: Option<String>,
+    rollbar_tokens: Option<String>,
     retention_days: Option<u32>,
     #[serde(default)]
     dataset_retention: HashMap<String, u32>,
@@ -118,6 +125,8 @@ pub struct Settings {
     pub aws_credentials: Option<protocols::aws::Credentials>,
     pub aws_account_id: String,
     pub aws_region: String,
+    /// Rollbar projects and tokens (`Projects::local()` when none are configured).
+    pub rollbar_projects: Arc<protocols::rollbar::Projects>,
     pub retention_days: u32,
     pub dataset_retention: HashMap<String, u32>,
     pub api_keys: Vec<String>,
@@ -189,6 +198,11 @@ impl ServeArgs {
             bail!("--aws-region {aws_region:?}: expected a region name such as us-east-1");
         }
         let no_xray = self.no_xray || file.no_xray.unwrap_or(false);
+        let rollbar_projects = match self.rollbar_tokens.or(file.rollbar_tokens) {
+            Some(spec) => protocols::rollbar::Projects::parse(&spec)
+                .map_err(|e| anyhow::anyhow!("--rollbar-tokens: {e}"))?,
+            None => protocols::rollbar::Projects::local(),
+        };
         let settings = Settings {
             data_dir: self
                 .data_dir
@@ -214,6 +228,7 @@ impl ServeArgs {
             aws_credentials,
             aws_account_id,
             aws_region,
+            rollbar_projects: Arc::new(rollbar_projects),
             retention_days: self
                 .retention_days
                 .or(file.retention_days)
@@ -230,7 +245,8 @@ impl ServeArgs {
 
 impl Settings {
     /// Refuses to listen beyond loopback without credentials unless `--insecure`: API keys
-    /// for the Honeycomb/OTLP ports, AWS key pairs as well when X-Ray is served there.
+    /// for the Honeycomb/OTLP ports, AWS key pairs as well when X-Ray is served there, and
+    /// Rollbar tokens (Rollbar is served on the HTTP ports).
     fn check_exposure(&self) -> Result<()> {
         let exposed: Vec<SocketAddr> = [self.http_addr, self.otlp_http_addr, self.otlp_grpc_addr]
             .into_iter()
@@ -251,6 +267,14 @@ impl Settings {
             bail!(
                 "refusing to serve the AWS APIs beyond loopback without AWS credentials: anyone who can reach them could read and write your telemetry.\n\
                  Set key pairs (--aws-credentials AKID:SECRET or WAGGLE_AWS_CREDENTIALS), or --insecure if this network is trusted."
+            );
+        }
+        let rollbar_exposed =
+            !self.http_addr.ip().is_loopback() || !self.otlp_http_addr.ip().is_loopback();
+        if rollbar_exposed && self.rollbar_projects.is_local() && !self.insecure {
+            bail!(
+                "refusing to serve the Rollbar API beyond loopback without Rollbar tokens: any token would post and read items.\n\
+                 Set projects and tokens (--rollbar-tokens PROJECT:TOKEN[:SCOPES] or WAGGLE_ROLLBAR_TOKENS), or pass --insecure if this network is trusted."
             );
         }
         Ok(())
@@ -290,7 +314,13 @@ mod tests {
         let mut with_both = args();
         with_both.api_keys = vec!["k".into()];
         with_both.aws_credentials = Some("AKID:secret".into());
-        assert!(with_both.resolve().is_ok());
+        let err = with_both.resolve().unwrap_err().to_string();
+        assert!(err.contains("Rollbar tokens"), "{err}");
+        let mut with_all = args();
+        with_all.api_keys = vec!["k".into()];
+        with_all.aws_credentials = Some("AKID:secret".into());
+        with_all.rollbar_tokens = Some("cruddur:aaaa1111:post_server_item".into());
+        assert!(with_all.resolve().is_ok());
         let xray_only = || ServeArgs {
             xray_addr: Some("0.0.0.0:2000".parse().unwrap()),
             ..Default::default()
@@ -355,5 +385,50 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+    }
+
+    #[test]
+    fn rollbar_tokens_from_flag_or_file() {
+        assert!(ServeArgs::default()
+            .resolve()
+            .unwrap()
+            .rollbar_projects
+            .is_local());
+        let s = ServeArgs {
+            rollbar_tokens: Some("cruddur:aaaa1111:post_server_item,cruddur:bbbb2222:read".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert!(!s.rollbar_projects.is_local());
+        assert_eq!(s.rollbar_projects.projects()[0].name, "cruddur");
+        // Debug never prints a token.
+        assert!(!format!("{s:?}").contains("aaaa1111"));
+        let err = ServeArgs {
+            rollbar_tokens: Some("cruddur:aaaa1111:admin".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--rollbar-tokens") && err.contains("admin"),
+            "{err}"
+        );
+        let dir = std::env::temp_dir().join(format!("waggle-cfg-rb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("waggle.toml");
+        std::fs::write(
+            &path,
+            "rollbar_tokens = \"web:cccc3333:post_client_item:100/60\"\n",
+        )
+        .unwrap();
+        let s = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(s.rollbar_projects.projects()[0].name, "web");
     }
 }

@@ -68,6 +68,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
                         region: None,
                     },
                 }),
+                rollbar: server::rollbar::RollbarConfig {
+                    projects: settings.rollbar_projects.clone(),
+                    limits: protocols::rollbar::Limits::default(),
+                    local_mode_exposed: settings.insecure,
+                },
             },
             store.clone(),
             pipeline.clone(),
@@ -147,6 +152,7 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
         "otlp_http": server.otlp_http_addr.to_string(),
         "otlp_grpc": server.otlp_grpc_addr.to_string(),
         "xray": server.xray_addr.map(|a| a.to_string()),
+        "rollbar": format!("http://{}/api/1/", server.http_addr),
         "data_dir": settings.data_dir.display().to_string(),
     });
     let http = format!("http://{}", server.http_addr);
@@ -176,6 +182,11 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
          \n  boto3 / aws CLI / watchtower (CloudWatch Logs): AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={http}  AWS_REGION={}",
         settings.aws_region
     );
+    let rollbar_note = if settings.rollbar_projects.is_local() {
+        "any token (no --rollbar-tokens: project \"default\")"
+    } else {
+        "a configured --rollbar-tokens token"
+    };
     let started_ms = started.elapsed().as_secs_f64() * 1000.0;
     println!("WAGGLE_READY {ready}");
     println!(
@@ -185,6 +196,7 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
          \n  Honeycomb   {http}/1/batch/<dataset>  /1/events/<dataset>  /1/auth\
          \n  Tempo API   {http}/api/traces/<id>  /api/v2/traces/<id>  /api/search  /api/search/tags\
          \n  Waggle API  {http}/api/waggle/datasets  /api/waggle/stats\
+         \n  Rollbar     {http}/api/1/item/  /api/1/items  /api/1/item/<id>/instances  /api/1/deploy\
          \n\
          \nPoint your clients here:\
          \n  OpenTelemetry SDKs (HTTP):  OTEL_EXPORTER_OTLP_ENDPOINT={otlp_http}  OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\
@@ -193,6 +205,7 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
          \n  libhoney:                   libhoney.init(writekey=\"<key>\", dataset=\"<dataset>\", api_host=\"{http}\")\
          \n  OTel Collector exporter:    otlp_http: {{ endpoint: {otlp_http} }}\
          \n  Grafana Tempo data source:  URL {http}\
+         \n  pyrollbar:                  rollbar.init(\"<token>\", \"production\", endpoint=\"{http}/api/1/\")   ({rollbar_note})\
          \n  CLI:                        waggle traces get <trace-id> --server {http}{xray}{logs}\n",
         env!("CARGO_PKG_VERSION"),
         started_ms.round(),

@@ -11,8 +11,12 @@
 //!   root cause re-wrapped in different places still forms one item. **[inference]**
 //! - Messages: "strip out things that look like data" — timestamps, numbers with decimal
 //!   points, integers of two or more digits, hexadecimals of four or more digits — then SHA1.
-//!   We also strip UUIDs. A hex run must contain a decimal digit (or a `0x` prefix) to count as
-//!   data, so words such as "added" or "facade" survive (our choice).
+//!   Issue 9 asks for more, so that a message differing only in a number groups with the
+//!   first: a standalone number of any length goes (RD keeps single digits; digit runs inside
+//!   a word still follow RD's two-digit rule), and so do UUIDs and the contents of quoted
+//!   strings (`'…'`, `"…"`, up to [`QUOTED_BYTES_MAX`], opened and closed at word
+//!   boundaries so apostrophes are not quotes). A hex run must contain a decimal digit (or a
+//!   `0x` prefix) to count as data, so words such as "added" or "facade" survive (our choice).
 //! - Crash reports: the raw report normalised like a message.
 //!
 //! Every hash is over a kind-tagged input, so a message can never collide with a trace.
@@ -25,6 +29,11 @@ use sha1::{Digest, Sha1};
 /// Replaces `server.root` at the start of a filename (RD: "we strip the root off of each
 /// filename and replace it with a constant string").
 pub const ROOT_PLACEHOLDER: &str = "{root}";
+
+/// Longest quoted string stripped from a message, quotes included (our choice: bounds the
+/// search for the closing quote, so normalising is linear; a longer quotation is more likely
+/// prose than a value).
+pub const QUOTED_BYTES_MAX: usize = 256;
 
 /// An item's grouping key within a project and environment (`hash` in the items API).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -279,12 +288,44 @@ fn is_word(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
+/// The length of a quoted string starting at `i` (quotes included): `'` or `"` not preceded by
+/// a word character, closed by the same quote not followed by one, on the same line, within
+/// [`QUOTED_BYTES_MAX`].
+fn match_quoted(b: &[u8], i: usize) -> Option<usize> {
+    let q = *b.get(i)?;
+    if q != b'\'' && q != b'"' {
+        return None;
+    }
+    if i > 0 && is_word(b[i - 1]) {
+        return None;
+    }
+    let end = b.len().min(i + QUOTED_BYTES_MAX);
+    let mut j = i + 1;
+    while j < end {
+        let c = b[j];
+        if c == b'\n' {
+            return None;
+        }
+        if c == q && j > i + 1 && !b.get(j + 1).is_some_and(|n| is_word(*n)) {
+            return Some(j + 1 - i);
+        }
+        j += 1;
+    }
+    None
+}
+
 /// A message with "things that look like data" stripped (module docs), whitespace collapsed.
 pub fn normalize_message(text: &str) -> String {
     let b = text.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        if let Some(n) = match_quoted(b, i) {
+            out.push(b[i]);
+            out.push(b[i]);
+            i += n;
+            continue;
+        }
         if !is_word(b[i]) {
             out.push(b[i]);
             i += 1;
@@ -310,7 +351,8 @@ pub fn normalize_message(text: &str) -> String {
             && (word.starts_with(b"0x") || word.starts_with(b"0X"))
             && word[2..].iter().all(u8::is_ascii_hexdigit);
         let hex_data = !decimal_follows && (plain_hex || prefixed_hex);
-        if hex_data {
+        let number = !decimal_follows && word.iter().all(u8::is_ascii_digit);
+        if hex_data || number {
             i = j;
             continue;
         }

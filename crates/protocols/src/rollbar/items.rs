@@ -356,6 +356,24 @@ impl Items {
         self.items.is_empty()
     }
 
+    /// Moves the id sequences past ids that committed events already carry: the item id and
+    /// occurrence id (global) and each `(project id, counter)`. A crash between an
+    /// occurrence's commit and the document's write leaves such ids behind; without this the
+    /// next occurrence would be handed the same numbers. Never lowers a sequence.
+    pub fn reserve_ids(
+        &mut self,
+        max_item_id: u64,
+        max_occurrence_id: u64,
+        max_counters: &[(u64, u64)],
+    ) {
+        self.next_item_id = self.next_item_id.max(max_item_id);
+        self.next_occurrence_id = self.next_occurrence_id.max(max_occurrence_id);
+        for &(project_id, counter) in max_counters {
+            let p = self.projects.entry(project_id).or_default();
+            p.next_counter = p.next_counter.max(counter);
+        }
+    }
+
     /// Adds one occurrence: a new item, or the next occurrence of an existing one (which may
     /// reactivate it). A uuid seen recently in the project is [`Recorded::Duplicate`] and
     /// changes nothing.

@@ -20,6 +20,7 @@ pub mod api;
 pub mod fingerprint;
 pub mod item;
 pub mod items;
+pub mod rql;
 pub mod tokens;
 pub mod translate;
 

@@ -4,7 +4,8 @@
 //! Dataset: the project's name (the caller passes it; Rollbar's unit of configuration is the
 //! project, and environments stay queryable as the `environment` column). Trace context, first
 //! found wins: `data.trace_id`/`data.span_id`; `custom.trace_id`/`traceId`/`otel.trace_id` (and
-//! the matching span keys); a W3C `traceparent` in `request.headers`; an X-Ray
+//! the matching span keys); the same keys among `body.message`'s own keys (pyrollbar's
+//! `report_message(…, extra_data=…)` merges extra data there, not into `custom`); a W3C `traceparent` in `request.headers`; an X-Ray
 //! `X-Amzn-Trace-Id` (`Root=…;Parent=…`) in `request.headers`. The span becomes `parent_id`,
 //! so the occurrence hangs under the span that failed.
 
@@ -235,17 +236,22 @@ pub fn trace_context(sub: &Submission) -> Option<(TraceId, Option<SpanId>)> {
     if let Some(t) = id_of(d.trace_id.as_ref()) {
         return Some((t, span_of(d.span_id.as_ref())));
     }
-    if let Some(Json::Object(c)) = d.custom.as_ref() {
+    let in_map = |c: &serde_json::Map<String, Json>| {
         let otel = c.get("otel").and_then(Json::as_object);
         let trace = id_of(c.get("trace_id"))
             .or_else(|| id_of(c.get("traceId")))
-            .or_else(|| id_of(otel.and_then(|o| o.get("trace_id"))));
-        if let Some(t) = trace {
-            let span = span_of(c.get("span_id"))
-                .or_else(|| span_of(c.get("spanId")))
-                .or_else(|| span_of(otel.and_then(|o| o.get("span_id"))));
-            return Some((t, span));
-        }
+            .or_else(|| id_of(otel.and_then(|o| o.get("trace_id"))))?;
+        let span = span_of(c.get("span_id"))
+            .or_else(|| span_of(c.get("spanId")))
+            .or_else(|| span_of(otel.and_then(|o| o.get("span_id"))));
+        Some((trace, span))
+    };
+    if let Some(found) = d.custom.as_ref().and_then(Json::as_object).and_then(in_map) {
+        return Some(found);
+    }
+    let message = d.body.as_ref().and_then(|b| b.message.as_ref());
+    if let Some(found) = message.and_then(|m| in_map(&m.extra)) {
+        return Some(found);
     }
     let headers = d.request.as_ref().and_then(|r| r.headers.as_ref())?;
     let header = |want: &str| {
