@@ -2,13 +2,13 @@
 //! with Honeycomb's own statuses and error bodies.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
+use crate::edge::{Protocol, Refusal, Routes};
 use crate::pipeline::IngestError;
 use crate::AppState;
 
@@ -19,12 +19,17 @@ pub const BATCH_BODY_MAX: usize = 5_000_000;
 /// uncompressed batch at 5 MB and single events at 1 MB).
 pub const BATCH_DECOMPRESSED_MAX: usize = 10_000_000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/1/batch/{dataset}", post(batch))
-        .route("/1/events/{dataset}", post(single))
-        .route("/1/auth", get(auth))
-        .layer(DefaultBodyLimit::max(BATCH_BODY_MAX))
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "honeycomb",
+    body_max: BATCH_BODY_MAX,
+    render: refuse,
+};
+
+pub(crate) fn routes() -> Routes {
+    Routes::new(PROTOCOL)
+        .post("/1/batch/{dataset}", batch)
+        .post("/1/events/{dataset}", single)
+        .get("/1/auth", auth)
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -41,37 +46,29 @@ fn rate_limited() -> Response {
     r
 }
 
-fn unauthorized() -> Response {
-    error(
-        StatusCode::UNAUTHORIZED,
-        "unknown API key - check your credentials",
-    )
-}
-
-/// Reads and decompresses a body, or answers with Honeycomb's error.
-fn read_body(
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Vec<u8>, Response> {
-    let raw = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            error(StatusCode::BAD_REQUEST, "Request body is too large.")
-        } else {
-            error(
-                StatusCode::BAD_REQUEST,
-                "Request body is malformed and cannot be read.",
-            )
+/// The edge's refusals as Honeycomb words them (`{"error": …}`; its messages where it has
+/// one: a 401 for a bad key, 400 "too large", 429 for rate limiting).
+pub(crate) fn refuse(_headers: &HeaderMap, refusal: &Refusal) -> Response {
+    match refusal {
+        Refusal::Unauthenticated => error(
+            StatusCode::UNAUTHORIZED,
+            "unknown API key - check your credentials",
+        ),
+        Refusal::TooLarge { .. } => error(StatusCode::BAD_REQUEST, "Request body is too large."),
+        Refusal::Unreadable => error(
+            StatusCode::BAD_REQUEST,
+            "Request body is malformed and cannot be read.",
+        ),
+        Refusal::Encoding(m) | Refusal::Corrupt(m) => error(StatusCode::BAD_REQUEST, m),
+        Refusal::Busy => rate_limited(),
+        Refusal::Timeout => {
+            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, &refusal.message());
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
         }
-    })?;
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok());
-    protocols::body::decode_body(encoding, &raw, BATCH_DECOMPRESSED_MAX).map_err(|e| match e {
-        protocols::body::BodyError::TooLarge { .. } => {
-            error(StatusCode::BAD_REQUEST, "Request body is too large.")
-        }
-        other => error(StatusCode::BAD_REQUEST, &other.to_string()),
-    })
+        Refusal::Internal => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    }
 }
 
 fn content_type(headers: &HeaderMap) -> Option<String> {
@@ -81,18 +78,43 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The part every ingest request shares: count it, check the key, read and decompress.
+/// Counts the request and reads its body (the key was checked by the edge before reading).
 fn accept_body(
     s: &AppState,
-    headers: &HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Vec<u8>, Response> {
+) -> Result<Bytes, Response> {
     let c = &s.counters.honeycomb;
     c.add(&c.requests, 1);
-    if !s.credentials.check(headers) {
-        return Err(unauthorized());
-    }
-    read_body(headers, body).inspect_err(|_| c.add(&c.bad_requests, 1))
+    crate::edge::body(body, BATCH_BODY_MAX).map_err(|r| {
+        c.add(&c.bad_requests, 1);
+        refuse(&HeaderMap::new(), &r)
+    })
+}
+
+/// Decompresses and decodes on a blocking thread within the shared decode budget.
+async fn decode<T: Send + 'static>(
+    s: &AppState,
+    headers: &HeaderMap,
+    raw: Bytes,
+    decompressed_max: usize,
+    f: impl FnOnce(&[u8]) -> T + Send + 'static,
+) -> Result<T, Response> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    crate::edge::decode_body(&s.decode_budget, raw, encoding, decompressed_max, f)
+        .await
+        .map_err(|r| {
+            let c = &s.counters.honeycomb;
+            let field = if r == Refusal::Busy {
+                &c.refused_overload
+            } else {
+                &c.bad_requests
+            };
+            c.add(field, 1);
+            refuse(headers, &r)
+        })
 }
 
 /// Honeycomb's answer for a request it cannot decode at all.
@@ -135,20 +157,20 @@ async fn batch(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let bytes = match accept_body(&s, &headers, body) {
+    let raw = match accept_body(&s, body) {
         Ok(b) => b,
         Err(r) => return r,
     };
     let ct = content_type(&headers);
     let now = crate::now_ns();
-    let decoded = crate::blocking(move || {
-        protocols::honeycomb::decode_batch(&dataset, ct.as_deref(), &bytes, now)
+    let decoded = decode(&s, &headers, raw, BATCH_DECOMPRESSED_MAX, move |bytes| {
+        protocols::honeycomb::decode_batch(&dataset, ct.as_deref(), bytes, now)
     })
     .await;
     let (events, statuses) = match decoded {
         Ok(Ok(d)) => d,
         Ok(Err(e)) => return decode_error(&s, e),
-        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        Err(r) => return r,
     };
     let rejected = statuses.iter().filter(|st| st.status != 202).count() as u64;
     let (positions, events): (Vec<usize>, Vec<_>) = events.into_iter().unzip();
@@ -178,20 +200,33 @@ async fn single(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let bytes = match accept_body(&s, &headers, body) {
+    let raw = match accept_body(&s, body) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match protocols::honeycomb::decode_single(
-        &dataset,
-        content_type(&headers).as_deref(),
-        &bytes,
-        header_str("x-honeycomb-event-time"),
-        header_str("x-honeycomb-samplerate"),
-        crate::now_ns(),
-    ) {
-        Ok(event) => {
+    let header_string = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let ct = content_type(&headers);
+    let event_time = header_string("x-honeycomb-event-time");
+    let sample_rate = header_string("x-honeycomb-samplerate");
+    let now = crate::now_ns();
+    let decoded = decode(&s, &headers, raw, BATCH_DECOMPRESSED_MAX, move |bytes| {
+        protocols::honeycomb::decode_single(
+            &dataset,
+            ct.as_deref(),
+            bytes,
+            event_time.as_deref(),
+            sample_rate.as_deref(),
+            now,
+        )
+    })
+    .await;
+    match decoded {
+        Ok(Ok(event)) => {
             commit(&s, vec![event], 0, |report| {
                 if report.rejected > 0 {
                     error(
@@ -207,14 +242,12 @@ async fn single(
             })
             .await
         }
-        Err(e) => decode_error(&s, e),
+        Ok(Err(e)) => decode_error(&s, e),
+        Err(r) => r,
     }
 }
 
-async fn auth(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
+async fn auth() -> Response {
     Json(json!({
         "id": "waggle",
         "type": "configuration",

@@ -8,19 +8,27 @@ use std::sync::Mutex;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use query::plan::{Plan, PlanContext, ALL_DATASETS};
 use query::spec::QuerySpec;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use store::{MetaDoc, Store};
 
+use crate::edge::{Protocol, Routes};
 use crate::AppState;
 
-/// Query results kept for `GET /1/query_results/{id}` (our choice: results are small JSON and
-/// clients fetch them within seconds; 256 × ≤ 1 MiB bounds the memory).
+/// Query results kept for `GET /1/query_results/{id}`, at most (our choice: clients fetch a
+/// result within seconds of creating it).
 pub const RESULTS_KEPT_MAX: usize = 256;
+/// Bytes of kept results (serialized JSON), at most (our choice: 64 MiB; a breakdown result at
+/// the 10,000-row `disable_series` limit is ~2 MiB, a typical one a few KiB). A result larger
+/// than [`RESULT_BYTES_MAX`] is answered but not kept.
+pub const RESULTS_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Largest single kept result (our choice: an eighth of the cache, so one query cannot evict
+/// everything else).
+pub const RESULT_BYTES_MAX: usize = RESULTS_BYTES_MAX / 8;
+const _: () = assert!(RESULT_BYTES_MAX <= RESULTS_BYTES_MAX);
 /// Largest query spec body (our choice: a spec with 100 breakdowns and 100 filters is < 64 KiB).
 pub const SPEC_BYTES_MAX: usize = 256 * 1024;
 
@@ -28,57 +36,95 @@ const DOC_QUERY: &str = "honeycomb.query";
 const DOC_MARKER: &str = "honeycomb.marker";
 const DOC_DERIVED: &str = "honeycomb.derived_column";
 
-/// Finished query results by id, oldest evicted first.
-#[derive(Default)]
+/// Finished query results by id, as serialized JSON, oldest evicted first; bounded by count
+/// and by bytes.
 pub struct ResultCache {
-    items: Mutex<VecDeque<(String, Value)>>,
+    inner: Mutex<Kept>,
+    bytes_max: usize,
+    one_max: usize,
+}
+
+#[derive(Default)]
+struct Kept {
+    items: VecDeque<(String, bytes::Bytes)>,
+    bytes: usize,
+}
+
+impl Default for ResultCache {
+    fn default() -> Self {
+        Self::with_bytes_max(RESULTS_BYTES_MAX, RESULT_BYTES_MAX)
+    }
 }
 
 impl ResultCache {
-    fn put(&self, id: String, v: Value) {
-        if let Ok(mut items) = self.items.lock() {
-            if items.len() >= RESULTS_KEPT_MAX {
-                items.pop_front();
-            }
-            items.push_back((id, v));
+    pub fn with_bytes_max(bytes_max: usize, one_max: usize) -> Self {
+        Self {
+            inner: Mutex::new(Kept::default()),
+            bytes_max,
+            one_max: one_max.min(bytes_max),
         }
     }
-    fn get(&self, id: &str) -> Option<Value> {
-        self.items
+
+    /// Keeps a result; false if it is too large to keep.
+    fn put(&self, id: String, body: bytes::Bytes) -> bool {
+        if body.len() > self.one_max {
+            return false;
+        }
+        let Ok(mut kept) = self.inner.lock() else {
+            return false;
+        };
+        while kept.items.len() >= RESULTS_KEPT_MAX || kept.bytes + body.len() > self.bytes_max {
+            match kept.items.pop_front() {
+                Some((_, old)) => kept.bytes -= old.len(),
+                None => break,
+            }
+        }
+        kept.bytes += body.len();
+        kept.items.push_back((id, body));
+        true
+    }
+
+    fn get(&self, id: &str) -> Option<bytes::Bytes> {
+        self.inner
             .lock()
             .ok()?
+            .items
             .iter()
             .find(|(k, _)| k == id)
             .map(|(_, v)| v.clone())
     }
+
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.inner.lock().map(|k| k.bytes).unwrap_or(0)
+    }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/1/queries/{dataset}", post(create_query))
-        .route("/1/queries/{dataset}/{id}", get(get_query))
-        .route("/1/query_results/{dataset}", post(create_result))
-        .route("/1/query_results/{dataset}/{id}", get(get_result))
-        .route("/1/columns/{dataset}", get(columns))
-        .route("/1/datasets", get(datasets))
-        .route("/1/datasets/{dataset}", get(dataset_one))
-        .route(
-            "/1/markers/{dataset}",
-            get(list_markers).post(create_marker),
-        )
-        .route(
-            "/1/markers/{dataset}/{id}",
-            axum::routing::put(update_marker).delete(delete_marker),
-        )
-        .route(
-            "/1/derived_columns/{dataset}",
-            get(list_derived).post(create_derived),
-        )
-        .route(
-            "/1/derived_columns/{dataset}/{id}",
-            get(get_derived).put(update_derived).delete(delete_derived),
-        )
-        .route("/api/waggle/bubbleup/{dataset}", post(bubbleup))
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "honeycomb_query",
+    body_max: SPEC_BYTES_MAX,
+    render: crate::honeycomb::refuse,
+};
+
+pub(crate) fn routes() -> Routes {
+    Routes::new(PROTOCOL)
+        .post("/1/queries/{dataset}", create_query)
+        .get("/1/queries/{dataset}/{id}", get_query)
+        .post("/1/query_results/{dataset}", create_result)
+        .get("/1/query_results/{dataset}/{id}", get_result)
+        .get("/1/columns/{dataset}", columns)
+        .get("/1/datasets", datasets)
+        .get("/1/datasets/{dataset}", dataset_one)
+        .get("/1/markers/{dataset}", list_markers)
+        .post("/1/markers/{dataset}", create_marker)
+        .put("/1/markers/{dataset}/{id}", update_marker)
+        .delete("/1/markers/{dataset}/{id}", delete_marker)
+        .get("/1/derived_columns/{dataset}", list_derived)
+        .post("/1/derived_columns/{dataset}", create_derived)
+        .get("/1/derived_columns/{dataset}/{id}", get_derived)
+        .put("/1/derived_columns/{dataset}/{id}", update_derived)
+        .delete("/1/derived_columns/{dataset}/{id}", delete_derived)
+        .post("/api/waggle/bubbleup/{dataset}", bubbleup)
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -99,13 +145,6 @@ fn invalid(field: &str, message: &str) -> Response {
         })),
     )
         .into_response()
-}
-
-fn unauthorized() -> Response {
-    error(
-        StatusCode::UNAUTHORIZED,
-        "unknown API key - check your credentials",
-    )
 }
 
 fn internal() -> Response {
@@ -230,12 +269,8 @@ fn execute(store: &dyn Store, plan: &Plan, series: bool) -> Result<Value, Respon
 async fn create_query(
     State(s): State<AppState>,
     Path(dataset): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
     let spec = match parse_spec(&body) {
         Ok(sp) => sp,
         Err(r) => return r,
@@ -267,11 +302,7 @@ async fn create_query(
 async fn get_query(
     State(s): State<AppState>,
     Path((_dataset, id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
     let store = s.store.clone();
     match run_blocking(move || store.get_doc(DOC_QUERY, &id).map_err(|_| internal())).await {
         Ok(Some(doc)) => Json(doc.body).into_response(),
@@ -309,9 +340,6 @@ async fn create_result(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
     let req: ResultRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -365,8 +393,19 @@ async fn create_result(
     if !warnings.is_empty() {
         result["warnings"] = json!(warnings);
     }
-    s.results.put(id.clone(), result.clone());
-    let mut resp = (StatusCode::CREATED, Json(result)).into_response();
+    let body = match serde_json::to_vec(&result) {
+        Ok(b) => bytes::Bytes::from(b),
+        Err(_) => return internal(),
+    };
+    if !s.results.put(id.clone(), body.clone()) {
+        tracing::info!(bytes = body.len(), "query result too large to keep for GET");
+    }
+    let mut resp = (
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
     if let Ok(loc) = HeaderValue::from_str(&format!("{base}/1/query_results/{dataset}/{id}")) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
@@ -376,13 +415,16 @@ async fn create_result(
 async fn get_result(
     State(s): State<AppState>,
     Path((_dataset, id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
     match s.results.get(&id) {
-        Some(v) => ([(header::CACHE_CONTROL, "private, max-age=86400")], Json(v)).into_response(),
+        Some(v) => (
+            [
+                (header::CACHE_CONTROL, "private, max-age=86400"),
+                (header::CONTENT_TYPE, "application/json"),
+            ],
+            v,
+        )
+            .into_response(),
         None => error(StatusCode::NOT_FOUND, "query result not found"),
     }
 }
@@ -436,11 +478,7 @@ async fn columns(
     State(s): State<AppState>,
     Path(dataset): Path<String>,
     Query(q): Query<ColumnsQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
     let store = s.store.clone();
     let ds = (dataset != ALL_DATASETS).then(|| dataset.clone());
     let cols =
@@ -474,10 +512,7 @@ fn dataset_json(d: &store::DatasetInfo, columns: usize) -> Value {
     })
 }
 
-async fn datasets(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
+async fn datasets(State(s): State<AppState>) -> Response {
     let store = s.store.clone();
     let out = run_blocking(move || {
         let ds = store.datasets().map_err(|_| internal())?;
@@ -498,14 +533,7 @@ async fn datasets(State(s): State<AppState>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn dataset_one(
-    State(s): State<AppState>,
-    Path(dataset): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
+async fn dataset_one(State(s): State<AppState>, Path(dataset): Path<String>) -> Response {
     let store = s.store.clone();
     let out = run_blocking(move || {
         let ds = store.datasets().map_err(|_| internal())?;
@@ -567,23 +595,11 @@ fn marker_from_body(body: &[u8], id: &str, existing: Option<&Value>) -> Result<V
     }))
 }
 
-async fn list_markers(
-    State(s): State<AppState>,
-    Path(dataset): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    list_docs(s, headers, DOC_MARKER, dataset).await
+async fn list_markers(State(s): State<AppState>, Path(dataset): Path<String>) -> Response {
+    list_docs(s, DOC_MARKER, dataset).await
 }
 
-async fn list_docs(
-    s: AppState,
-    headers: HeaderMap,
-    kind: &'static str,
-    dataset: String,
-) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
+async fn list_docs(s: AppState, kind: &'static str, dataset: String) -> Response {
     let store = s.store.clone();
     let ds = dataset.to_lowercase();
     match run_blocking(move || {
@@ -602,19 +618,9 @@ async fn list_docs(
 async fn create_marker(
     State(s): State<AppState>,
     Path(dataset): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    create_doc(
-        s,
-        headers,
-        DOC_MARKER,
-        dataset,
-        new_id(6),
-        &body,
-        marker_from_body,
-    )
-    .await
+    create_doc(s, DOC_MARKER, dataset, new_id(6), &body, marker_from_body).await
 }
 
 async fn save(
@@ -652,16 +658,12 @@ type DocParser = fn(&[u8], &str, Option<&Value>) -> Result<Value, Response>;
 
 async fn create_doc(
     s: AppState,
-    headers: HeaderMap,
     kind: &'static str,
     dataset: String,
     id: String,
     body: &[u8],
     parse: DocParser,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
     match parse(body, &id, None) {
         Ok(doc) => save(s, kind, dataset, id, doc, StatusCode::CREATED).await,
         Err(r) => r,
@@ -670,15 +672,11 @@ async fn create_doc(
 
 async fn update_doc(
     s: AppState,
-    headers: HeaderMap,
     kind: &'static str,
     (dataset, id): (String, String),
     body: &[u8],
     parse: DocParser,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
     let prev = match existing_doc(&s, kind, &id).await {
         Ok(d) => d,
         Err(r) => return r,
@@ -692,21 +690,12 @@ async fn update_doc(
 async fn update_marker(
     State(s): State<AppState>,
     Path(key): Path<(String, String)>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    update_doc(s, headers, DOC_MARKER, key, &body, marker_from_body).await
+    update_doc(s, DOC_MARKER, key, &body, marker_from_body).await
 }
 
-async fn delete_doc_handler(
-    s: AppState,
-    headers: HeaderMap,
-    kind: &'static str,
-    id: String,
-) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
+async fn delete_doc_handler(s: AppState, kind: &'static str, id: String) -> Response {
     let prev = match existing_doc(&s, kind, &id).await {
         Ok(d) => d,
         Err(r) => return r,
@@ -721,9 +710,8 @@ async fn delete_doc_handler(
 async fn delete_marker(
     State(s): State<AppState>,
     Path((_dataset, id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Response {
-    delete_doc_handler(s, headers, DOC_MARKER, id).await
+    delete_doc_handler(s, DOC_MARKER, id).await
 }
 
 // ---- derived columns -------------------------------------------------------------------
@@ -764,23 +752,17 @@ fn derived_from_body(body: &[u8], id: &str, existing: Option<&Value>) -> Result<
     }))
 }
 
-async fn list_derived(
-    State(s): State<AppState>,
-    Path(dataset): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    list_docs(s, headers, DOC_DERIVED, dataset).await
+async fn list_derived(State(s): State<AppState>, Path(dataset): Path<String>) -> Response {
+    list_docs(s, DOC_DERIVED, dataset).await
 }
 
 async fn create_derived(
     State(s): State<AppState>,
     Path(dataset): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     create_doc(
         s,
-        headers,
         DOC_DERIVED,
         dataset,
         new_id(11),
@@ -793,11 +775,7 @@ async fn create_derived(
 async fn get_derived(
     State(s): State<AppState>,
     Path((_dataset, id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
     match existing_doc(&s, DOC_DERIVED, &id).await {
         Ok(d) => Json(d.body).into_response(),
         Err(r) => r,
@@ -807,18 +785,16 @@ async fn get_derived(
 async fn update_derived(
     State(s): State<AppState>,
     Path(key): Path<(String, String)>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    update_doc(s, headers, DOC_DERIVED, key, &body, derived_from_body).await
+    update_doc(s, DOC_DERIVED, key, &body, derived_from_body).await
 }
 
 async fn delete_derived(
     State(s): State<AppState>,
     Path((_dataset, id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Response {
-    delete_doc_handler(s, headers, DOC_DERIVED, id).await
+    delete_doc_handler(s, DOC_DERIVED, id).await
 }
 
 // ---- BubbleUp ----------------------------------------------------------------------------
@@ -831,12 +807,8 @@ async fn delete_derived(
 async fn bubbleup(
     State(s): State<AppState>,
     Path(dataset): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !s.credentials.check(&headers) {
-        return unauthorized();
-    }
     let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
@@ -962,4 +934,25 @@ fn selection_from_json(
     )
     .map_err(|e| invalid("selection", &e.to_string()))?;
     Ok(query::bubbleup::Selection::Predicate(p.predicate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_cache_is_bounded_by_bytes() {
+        let cache = ResultCache::with_bytes_max(1000, 400);
+        let body = |n: usize| bytes::Bytes::from(vec![b'x'; n]);
+        for i in 0..10 {
+            assert!(cache.put(format!("r{i}"), body(300)));
+            assert!(cache.bytes() <= 1000, "{} bytes kept", cache.bytes());
+        }
+        // Oldest evicted first: the last three fit, the earlier ones are gone.
+        assert!(cache.get("r9").is_some() && cache.get("r7").is_some());
+        assert!(cache.get("r6").is_none() && cache.get("r0").is_none());
+        // One result over the per-result cap is answered but never kept.
+        assert!(!cache.put("huge".into(), body(401)));
+        assert!(cache.get("huge").is_none() && cache.get("r9").is_some());
+    }
 }

@@ -1,5 +1,7 @@
-//! Network edges: the HTTP routers (OTLP/HTTP, Honeycomb, Tempo, X-Ray, Rollbar, Waggle's own API), the OTLP
-//! gRPC services, and the ingest pipeline they all feed.
+//! Network edges: the HTTP routers (OTLP/HTTP, Honeycomb, Tempo, X-Ray, CloudWatch Logs,
+//! Rollbar, Waggle's own API), the OTLP gRPC services, and the ingest pipeline they all
+//! feed. Every protocol is mounted under the same bounds (`edge`) and its credential layer
+//! (`auth` for API keys, `aws` for SigV4, Rollbar's project tokens); handlers check none.
 //!
 //! Architecture Invariant: handlers depend on `protocols` (pure decode/encode) and on the
 //! `store::Store` trait, never on DuckDB. Blocking store calls run on blocking threads.
@@ -11,6 +13,7 @@
 mod auth;
 pub mod aws;
 pub mod cloudwatch_logs;
+mod edge;
 mod grpc;
 mod honeycomb;
 mod honeycomb_query;
@@ -29,17 +32,21 @@ use axum::Router;
 use store::Store;
 use tokio::net::TcpListener;
 
-pub use auth::Credentials;
+pub use auth::{ApiKeys, Credential, KeyError, API_KEY_BYTES_MAX};
+pub use edge::{
+    Limits, CONNECTIONS_MAX, DECODE_BUDGET_BYTES, HEADER_READ_TIMEOUT, REQUEST_TIMEOUT,
+};
 pub use pipeline::Pipeline;
 
-/// Listen addresses and credentials.
+/// Listen addresses, credentials and limits.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Honeycomb, Tempo, Waggle API (and OTLP/HTTP again).
     pub http_addr: SocketAddr,
     pub otlp_http_addr: SocketAddr,
     pub otlp_grpc_addr: SocketAddr,
-    pub credentials: Credentials,
+    pub api_keys: ApiKeys,
+    pub limits: Limits,
     /// The X-Ray API and daemon; `None` serves no X-Ray.
     pub xray: Option<xray::XrayConfig>,
     /// The CloudWatch Logs API on the main HTTP port; `None` serves none.
@@ -53,12 +60,12 @@ pub struct ServerConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub pipeline: Pipeline,
-    pub credentials: Arc<Credentials>,
+    pub api_keys: ApiKeys,
     pub started: Instant,
     pub counters: Arc<Counters>,
     pub results: Arc<honeycomb_query::ResultCache>,
-    /// Decompressed bytes that may be decoded at once (see `otlp_http::DECODE_BUDGET_BYTES`).
-    pub decode_budget: Arc<tokio::sync::Semaphore>,
+    /// Decompressed bytes that may be decoded at once (see `edge::DECODE_BUDGET_BYTES`).
+    pub(crate) decode_budget: edge::DecodeBudget,
     pub xray: Option<Arc<xray::XrayState>>,
     pub cloudwatch_logs: Option<Arc<cloudwatch_logs::LogsService>>,
     /// Rollbar (always served; local mode unless tokens are configured, see `rollbar`).
@@ -111,24 +118,58 @@ pub struct Server {
     otlp_grpc: TcpListener,
     xray: Option<(std::net::UdpSocket, TcpListener)>,
     state: AppState,
+    limits: Limits,
 }
 
-/// The full HTTP router (every HTTP protocol on one port).
-pub fn router(state: AppState) -> Router {
+/// Every API-key protocol's routes. Adding a protocol here is how it gets the shared bounds
+/// and its credential layer; the list below is what the auth test walks.
+fn http_protocols() -> Vec<edge::Routes> {
+    vec![
+        otlp_http::routes(),
+        honeycomb::routes(),
+        honeycomb_query::routes(),
+        tempo::routes(),
+        waggle_api::routes(),
+    ]
+}
+
+/// The full HTTP router (every HTTP protocol on one port): each API-key protocol mounted
+/// under the shared bounds and the API-key layer, the AWS services under the same request
+/// timeout and their SigV4 edge (which bounds their bodies).
+pub fn router(state: AppState, limits: &Limits) -> Router {
     let mut r = Router::new();
     if let Some(x) = &state.xray {
-        r = r.merge(xray::routes(x));
+        r = r.merge(aws::bounded(
+            xray::routes(x),
+            protocols::aws::Service::XRay,
+            limits,
+        ));
     }
     if let Some(l) = &state.cloudwatch_logs {
-        r = r.merge(cloudwatch_logs::routes(l));
+        r = r.merge(aws::bounded(
+            cloudwatch_logs::routes(l),
+            protocols::aws::Service::CloudWatchLogs,
+            limits,
+        ));
     }
-    r.merge(otlp_http::routes())
-        .merge(honeycomb::routes())
-        .merge(honeycomb_query::routes())
-        .merge(tempo::routes())
-        .merge(waggle_api::routes())
-        .merge(rollbar::routes())
-        .with_state(state)
+    for routes in http_protocols() {
+        r = r.merge(routes.mount(state.api_keys.clone(), limits));
+    }
+    // Rollbar authenticates with its own project tokens (scopes per route), in `rollbar`.
+    r.merge(rollbar::bounded(limits)).with_state(state)
+}
+
+/// (protocol, method, path template) of every API-key route [`router`] mounts.
+pub fn http_routes() -> Vec<(&'static str, http::Method, &'static str)> {
+    http_protocols()
+        .iter()
+        .flat_map(|r| r.list().collect::<Vec<_>>())
+        .collect()
+}
+
+/// Full names of the gRPC services the gRPC listener mounts.
+pub fn grpc_services() -> Vec<&'static str> {
+    grpc::services().to_vec()
 }
 
 impl Server {
@@ -183,17 +224,16 @@ impl Server {
             state: AppState {
                 store,
                 pipeline,
-                credentials: Arc::new(config.credentials),
+                api_keys: config.api_keys,
                 started: Instant::now(),
                 counters: Arc::new(Counters::default()),
                 results: Arc::new(honeycomb_query::ResultCache::default()),
-                decode_budget: Arc::new(tokio::sync::Semaphore::new(
-                    otlp_http::DECODE_BUDGET_BYTES,
-                )),
+                decode_budget: edge::DecodeBudget::new(config.limits.decode_budget_bytes),
                 xray: xray_state,
                 cloudwatch_logs,
                 rollbar: rollbar_state,
             },
+            limits: config.limits,
         })
     }
 
@@ -211,21 +251,20 @@ impl Server {
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|v| *v).await;
         };
-        let app = router(self.state.clone());
+        let app = router(self.state.clone(), &self.limits);
         // The daemon's TCP port serves the X-Ray API only (the SDKs' sampling calls and
         // anything pointed at AWS_XRAY_DAEMON_ADDRESS), as the real daemon's proxy does.
         let daemon = match (self.xray, &self.state.xray) {
             (Some((udp, tcp)), Some(x)) => {
                 let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 xray::daemon::start(udp, x.clone(), self.state.pipeline.clone(), stop.clone())?;
-                let api = xray::routes(x).with_state(self.state.clone());
-                let mut rx = stop_rx.clone();
+                let api =
+                    aws::bounded(xray::routes(x), protocols::aws::Service::XRay, &self.limits)
+                        .with_state(self.state.clone());
+                let limits = self.limits.clone();
+                let stopped = wait(stop_rx.clone());
                 Some(async move {
-                    let served = axum::serve(tcp, api)
-                        .with_graceful_shutdown(async move {
-                            let _ = rx.wait_for(|v| *v).await;
-                        })
-                        .await;
+                    let served = edge::serve_http(tcp, api, limits, stopped).await;
                     stop.store(true, std::sync::atomic::Ordering::Relaxed);
                     served
                 })
@@ -238,19 +277,24 @@ impl Server {
                 None => Ok(()),
             }
         };
-        // With the peer's address in each request's extensions (Rollbar's `$remote_ip`).
-        let http = axum::serve(
+        let http = edge::serve_http(
             self.http,
-            app.clone()
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(wait(stop_rx.clone()));
-        let otlp_http = axum::serve(
+            app.clone(),
+            self.limits.clone(),
+            wait(stop_rx.clone()),
+        );
+        let otlp_http = edge::serve_http(
             self.otlp_http,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(wait(stop_rx.clone()));
-        let grpc = grpc::serve(self.otlp_grpc, self.state.clone(), wait(stop_rx.clone()));
+            app,
+            self.limits.clone(),
+            wait(stop_rx.clone()),
+        );
+        let grpc = grpc::serve(
+            self.otlp_grpc,
+            self.state.clone(),
+            self.limits.clone(),
+            wait(stop_rx.clone()),
+        );
         let (a, b, c, d) = tokio::join!(http, otlp_http, grpc, daemon);
         a?;
         b?;

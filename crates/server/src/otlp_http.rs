@@ -3,13 +3,12 @@
 //! status codes.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
 use protocols::otlp::{self, Format, Hints, Signal};
 
+use crate::edge::{Protocol, Refusal, Routes};
 use crate::pipeline::IngestError;
 use crate::AppState;
 
@@ -19,15 +18,6 @@ use crate::AppState;
 /// stay lower because protobuf can expand ~20× into decoded structs, and an SDK batch of 512
 /// spans is ~250 KiB.
 pub const OTLP_BODY_MAX: usize = 20 * 1024 * 1024;
-
-/// Decompressed bytes being decoded at once across all requests (our choice: 3 maximal
-/// requests; with ~20× expansion this bounds decode memory near 1.3 GB in the worst,
-/// pathological case and ~100 MB for real SDK batches). Requests beyond it get 429.
-pub const DECODE_BUDGET_BYTES: usize = 3 * OTLP_BODY_MAX;
-
-/// Assumed expansion of a compressed body when reserving decode budget (our choice: gzip of
-/// OTLP protobuf compresses 5–10×).
-const COMPRESSED_EXPANSION: usize = 8;
 
 /// Seconds a refused client should wait (OTLP `Retry-After`, our choice: one group commit
 /// takes well under a second).
@@ -39,12 +29,43 @@ const CODE_RESOURCE_EXHAUSTED: i32 = 8;
 const CODE_UNAUTHENTICATED: i32 = 16;
 const CODE_UNAVAILABLE: i32 = 14;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/traces", post(traces))
-        .route("/v1/logs", post(logs))
-        .route("/v1/metrics", post(metrics))
-        .layer(DefaultBodyLimit::max(OTLP_BODY_MAX))
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "otlp_http",
+    body_max: OTLP_BODY_MAX,
+    render: refuse,
+};
+
+pub(crate) fn routes() -> Routes {
+    Routes::new(PROTOCOL)
+        .post("/v1/traces", traces)
+        .post("/v1/logs", logs)
+        .post("/v1/metrics", metrics)
+}
+
+/// The edge's refusals as the OTLP spec words them: a `google.rpc.Status` body in the
+/// request's encoding (protobuf unless it asked for JSON), 429/503 with `Retry-After`.
+fn refuse(headers: &HeaderMap, refusal: &Refusal) -> Response {
+    let format = request_format(headers).unwrap_or(Format::Protobuf);
+    let code = match refusal {
+        Refusal::Unauthenticated => CODE_UNAUTHENTICATED,
+        Refusal::TooLarge { .. } => CODE_RESOURCE_EXHAUSTED,
+        Refusal::Unreadable | Refusal::Encoding(_) | Refusal::Corrupt(_) => CODE_INVALID_ARGUMENT,
+        Refusal::Busy | Refusal::Timeout | Refusal::Internal => CODE_UNAVAILABLE,
+    };
+    // A timed-out request is retryable: OTLP exporters retry 429/502/503/504, not 408.
+    let status = match refusal {
+        Refusal::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+        other => other.status(),
+    };
+    status_response(format, status, code, &refusal.message())
+}
+
+fn request_format(headers: &HeaderMap) -> Option<Format> {
+    otlp::format_from_content_type(
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 async fn traces(
@@ -113,83 +134,41 @@ async fn handle(
         )
             .into_response();
     };
-    if !s.credentials.check(&headers) {
-        return status_response(
-            format,
-            StatusCode::UNAUTHORIZED,
-            CODE_UNAUTHENTICATED,
-            "missing or unknown API key: send it as x-honeycomb-team or Authorization: Bearer",
-        );
-    }
-    let raw = match body {
+    let raw = match crate::edge::body(body, OTLP_BODY_MAX) {
         Ok(b) => b,
-        Err(e) => {
+        Err(r) => {
             counters.add(&counters.bad_requests, 1);
-            let status = e.status();
-            let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("request body is larger than the {OTLP_BODY_MAX}-byte limit")
-            } else {
-                format!("could not read the request body: {e}")
-            };
-            return status_response(format, status, CODE_RESOURCE_EXHAUSTED, &msg);
+            return refuse(&headers, &r);
         }
     };
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let estimate = if encoding
-        .as_deref()
-        .is_none_or(|e| e.is_empty() || e == "identity")
-    {
-        raw.len()
-    } else {
-        raw.len().saturating_mul(COMPRESSED_EXPANSION)
-    }
-    .clamp(1, OTLP_BODY_MAX);
-    let Ok(_permit) = s
-        .decode_budget
-        .clone()
-        .try_acquire_many_owned(estimate as u32)
-    else {
-        counters.add(&counters.refused_overload, 1);
-        return status_response(
-            format,
-            StatusCode::TOO_MANY_REQUESTS,
-            CODE_UNAVAILABLE,
-            "Waggle is decoding as much as it allows at once; retry after the Retry-After delay",
-        );
-    };
     let dataset = headers
         .get("x-honeycomb-dataset")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    // Decompression and decoding are CPU work: keep them off the async workers.
-    let decoded = crate::blocking(move || {
-        let bytes = protocols::body::decode_body(encoding.as_deref(), &raw, OTLP_BODY_MAX)
-            .map_err(DecodeFailure::Body)?;
-        otlp::decode(
-            signal,
-            format,
-            &bytes,
-            &Hints {
-                dataset_header: dataset.as_deref(),
-            },
-        )
-        .map_err(DecodeFailure::Otlp)
-    })
+    let decoded = crate::edge::decode_body(
+        &s.decode_budget,
+        raw,
+        encoding,
+        OTLP_BODY_MAX,
+        move |bytes| {
+            otlp::decode(
+                signal,
+                format,
+                bytes,
+                &Hints {
+                    dataset_header: dataset.as_deref(),
+                },
+            )
+        },
+    )
     .await;
     let decoded = match decoded {
         Ok(Ok(d)) => d,
-        Ok(Err(DecodeFailure::Body(e))) => {
-            counters.add(&counters.bad_requests, 1);
-            let status = match e {
-                protocols::body::BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return status_response(format, status, CODE_INVALID_ARGUMENT, &e.to_string());
-        }
-        Ok(Err(DecodeFailure::Otlp(e))) => {
+        Ok(Err(e)) => {
             counters.add(&counters.bad_requests, 1);
             return status_response(
                 format,
@@ -198,13 +177,14 @@ async fn handle(
                 &e.to_string(),
             );
         }
-        Err(_) => {
-            return status_response(
-                format,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                CODE_UNAVAILABLE,
-                "internal error while decoding",
-            )
+        Err(r) => {
+            let c = if r == Refusal::Busy {
+                &counters.refused_overload
+            } else {
+                &counters.bad_requests
+            };
+            counters.add(c, 1);
+            return refuse(&headers, &r);
         }
     };
     let rejected = decoded.rejected;
@@ -238,9 +218,4 @@ async fn handle(
             &e.to_string(),
         ),
     }
-}
-
-enum DecodeFailure {
-    Body(protocols::body::BodyError),
-    Otlp(otlp::OtlpError),
 }

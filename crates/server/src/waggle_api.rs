@@ -1,24 +1,27 @@
 //! Waggle's own API: datasets with counts, and the receivers' counters.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
+use crate::edge::{Protocol, Routes};
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/waggle/datasets", get(datasets))
-        .route("/api/waggle/stats", get(stats))
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "waggle_api",
+    body_max: crate::tempo::TEMPO_BODY_MAX,
+    render: crate::tempo::refuse,
+};
+
+pub(crate) fn routes() -> Routes {
+    Routes::new(PROTOCOL)
+        .get("/api/waggle/datasets", datasets)
+        .get("/api/waggle/stats", stats)
 }
 
-async fn datasets(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if !s.credentials.check(&headers) {
-        return (StatusCode::UNAUTHORIZED, "missing or unknown API key").into_response();
-    }
+async fn datasets(State(s): State<AppState>) -> Response {
     let store = s.store.clone();
     match crate::blocking(move || store.datasets()).await {
         Ok(Ok(ds)) => Json(json!({
@@ -38,10 +41,7 @@ async fn datasets(State(s): State<AppState>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn stats(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if !s.credentials.check(&headers) {
-        return (StatusCode::UNAUTHORIZED, "missing or unknown API key").into_response();
-    }
+async fn stats(State(s): State<AppState>) -> Response {
     Json(json!({
         "uptime_s": s.started.elapsed().as_secs_f64(),
         "receivers": {

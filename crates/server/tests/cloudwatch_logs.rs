@@ -16,7 +16,7 @@ use serde_json::{json, Value as Json};
 use store::{DuckStore, Store};
 use waggle_server::aws::AwsAuth;
 use waggle_server::cloudwatch_logs::LogsConfig;
-use waggle_server::{Credentials, Pipeline, Server, ServerConfig};
+use waggle_server::{ApiKeys, Limits, Pipeline, Server, ServerConfig};
 
 struct Running {
     http: SocketAddr,
@@ -32,13 +32,15 @@ async fn start(store: Arc<dyn Store>) -> Running {
             http_addr: any,
             otlp_http_addr: any,
             otlp_grpc_addr: any,
-            credentials: Credentials::default(),
+            api_keys: ApiKeys::default(),
+            limits: Limits::default(),
             xray: None,
             cloudwatch_logs: Some(LogsConfig {
                 account_id: "123456789012".into(),
                 region: "us-east-1".into(),
                 auth: AwsAuth::default(),
             }),
+            rollbar: Default::default(),
         },
         store,
         pipeline,

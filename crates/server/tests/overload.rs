@@ -18,7 +18,7 @@ use prost::Message;
 use store::{
     DatasetColumn, DatasetInfo, DuckStore, InsertReport, MetaDoc, Rows, Store, StoreError,
 };
-use waggle_server::{Credentials, Pipeline, Server, ServerConfig};
+use waggle_server::{ApiKeys, Limits, Pipeline, Server, ServerConfig};
 
 /// A store whose inserts wait while the gate is closed: the writer stays busy with the first
 /// group, so later requests find the queue full.
@@ -145,7 +145,8 @@ async fn a_full_queue_is_refused_with_each_protocols_retryable_answer() {
             http_addr: any,
             otlp_http_addr: any,
             otlp_grpc_addr: any,
-            credentials: Credentials::default(),
+            api_keys: ApiKeys::default(),
+            limits: Limits::default(),
             xray: None,
             cloudwatch_logs: None,
             rollbar: Default::default(),

@@ -17,7 +17,7 @@ use store::{
     DatasetColumn, DatasetInfo, DuckStore, InsertReport, MetaDoc, Rows, Store, StoreError,
 };
 use waggle_server::rollbar::RollbarConfig;
-use waggle_server::{Credentials, Pipeline, Server, ServerConfig};
+use waggle_server::{ApiKeys, Limits, Pipeline, Server, ServerConfig};
 
 /// A DuckDB store whose inserts can be made to fail or to wait.
 struct TestStore {
@@ -114,8 +114,10 @@ async fn start_on(store: Arc<TestStore>, tokens: &str, queue_events_max: usize) 
             http_addr: any,
             otlp_http_addr: any,
             otlp_grpc_addr: any,
-            credentials: Credentials::default(),
+            api_keys: ApiKeys::default(),
+            limits: Limits::default(),
             xray: None,
+            cloudwatch_logs: None,
             rollbar: RollbarConfig {
                 projects: Arc::new(Projects::parse(tokens).unwrap()),
                 ..RollbarConfig::default()

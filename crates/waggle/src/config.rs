@@ -161,12 +161,19 @@ impl ServeArgs {
             })?;
             dataset_retention.insert(name.trim().to_string(), days);
         }
-        let mut api_keys: Vec<String> = if self.api_keys.is_empty() {
+        let api_keys: Vec<String> = if self.api_keys.is_empty() {
             file.api_keys
         } else {
             self.api_keys
         };
-        api_keys.retain(|k| !k.trim().is_empty());
+        // Trimmed here, once (a key pasted with a trailing newline or space must still
+        // match); an empty entry (a stray comma) is dropped.
+        let api_keys: Vec<String> = api_keys
+            .iter()
+            .map(|k| k.trim())
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .collect();
         let aws_credentials = match self
             .aws_credentials
             .or(file.aws_credentials)
@@ -355,6 +362,17 @@ mod tests {
             ..Default::default()
         };
         assert!(off.resolve().unwrap().xray_addr.is_none());
+    }
+
+    #[test]
+    fn keys_are_trimmed_and_empty_ones_dropped() {
+        let s = ServeArgs {
+            api_keys: vec![" k1 ".into(), "k2\t".into(), "  ".into()],
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(s.api_keys, vec!["k1".to_string(), "k2".to_string()]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use server::{Credentials, Pipeline, Server, ServerConfig};
+use server::{ApiKeys, Limits, Pipeline, Server, ServerConfig};
 use store::{DuckStore, Store, StoreOptions};
 
 use crate::config::{ServeArgs, Settings};
@@ -48,9 +48,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
                 http_addr: settings.http_addr,
                 otlp_http_addr: settings.otlp_http_addr,
                 otlp_grpc_addr: settings.otlp_grpc_addr,
-                credentials: Credentials {
-                    api_keys: settings.api_keys.clone(),
-                },
+                api_keys: ApiKeys::new(&settings.api_keys)?,
+                limits: Limits::default(),
                 xray: settings.xray_addr.map(|daemon_addr| server::xray::XrayConfig {
                     daemon_addr,
                     account_id: settings.aws_account_id.clone(),

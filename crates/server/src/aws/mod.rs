@@ -189,3 +189,43 @@ pub async fn sigv4_layer(
         Err(rejection) => rejection.into_response(),
     }
 }
+
+/// Puts an AWS service's router (already behind [`sigv4_layer`]) under the edge's shared
+/// bounds: a declared body over [`AWS_BODY_BYTES_MAX`] is refused before it is read, and the
+/// request timeout applies. Refusals are the service's own AWS errors.
+pub(crate) fn bounded(
+    router: axum::Router<crate::AppState>,
+    service: Service,
+    limits: &crate::edge::Limits,
+) -> axum::Router<crate::AppState> {
+    let render: crate::edge::Render = match service {
+        Service::XRay => refuse_xray,
+        Service::CloudWatchLogs => refuse_logs,
+    };
+    let router = crate::edge::limit_body(router, AWS_BODY_BYTES_MAX, render);
+    crate::edge::time_out(router, limits.request_timeout, render)
+}
+
+fn refuse_xray(_: &axum::http::HeaderMap, refusal: &crate::edge::Refusal) -> Response {
+    refuse(Service::XRay, refusal)
+}
+
+fn refuse_logs(_: &axum::http::HeaderMap, refusal: &crate::edge::Refusal) -> Response {
+    refuse(Service::CloudWatchLogs, refusal)
+}
+
+/// The edge's refusals as AWS errors (a timeout or a spent budget is `ServiceUnavailable`,
+/// which the AWS SDKs retry).
+fn refuse(service: Service, refusal: &crate::edge::Refusal) -> Response {
+    use crate::edge::Refusal;
+    let kind = match refusal {
+        Refusal::Unauthenticated => ErrorKind::MissingAuthentication,
+        Refusal::TooLarge { .. } => ErrorKind::PayloadTooLarge,
+        Refusal::Unreadable | Refusal::Encoding(_) | Refusal::Corrupt(_) => {
+            ErrorKind::Serialization
+        }
+        Refusal::Busy | Refusal::Timeout => ErrorKind::ServiceUnavailable,
+        Refusal::Internal => ErrorKind::InternalFailure,
+    };
+    into_response(AwsError::new(kind, refusal.message()).render(service, &RequestId::new()))
+}

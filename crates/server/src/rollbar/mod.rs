@@ -398,6 +398,16 @@ pub fn routes() -> Router<AppState> {
     r.route("/api/1/{*rest}", any(not_found))
 }
 
+/// Rollbar's routes under the shared request timeout (its body limits and token checks are
+/// Rollbar's own, answered in Rollbar's shape by the handlers).
+pub(crate) fn bounded(limits: &crate::edge::Limits) -> Router<AppState> {
+    crate::edge::time_out(routes(), limits.request_timeout, refuse)
+}
+
+fn refuse(_: &HeaderMap, refusal: &crate::edge::Refusal) -> Response {
+    respond(Answer::error(refusal.status().as_u16(), &refusal.message()))
+}
+
 async fn not_found() -> Response {
     respond(protocols::rollbar::api::not_found())
 }
