@@ -91,6 +91,11 @@ pub trait Store: Send + Sync + 'static {
     fn max_sample_rate(&self) -> u32;
     /// Every event of one trace (spans, span events, links, linked logs), in time order.
     fn trace(&self, id: TraceId) -> Result<Vec<Event>, StoreError>;
+    /// Every event of each of `ids` (as [`Store::trace`]), in the order of `ids`; a store
+    /// may read them in one pass (GetTraceSummaries reads a page of traces at once).
+    fn traces(&self, ids: &[TraceId]) -> Result<Vec<Vec<Event>>, StoreError> {
+        ids.iter().map(|id| self.trace(*id)).collect()
+    }
     /// Runs read-only SQL produced by the query crate's dialect for this store.
     fn run_sql(&self, sql: &str) -> Result<Rows, StoreError>;
     /// Datasets with event counts.

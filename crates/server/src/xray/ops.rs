@@ -435,7 +435,7 @@ async fn get_trace_summaries(
     let store = s.store.clone();
     let (summaries, rows, last) = crate::blocking(move || {
         let rows = store.run_sql(&sql).map_err(|_| internal())?;
-        let mut out = Vec::new();
+        let mut ids = Vec::new();
         let mut last = None;
         for r in &rows {
             let int = |i: usize| match r.get(i) {
@@ -447,11 +447,14 @@ async fn get_trace_summaries(
             };
             let id = TraceId::from_halves(hi as u64, lo as u64);
             last = Some(Cursor::of(start_ns, id));
-            let events = store.trace(id).map_err(|_| internal())?;
-            if let Some(summary) = encode::trace_summary(&events) {
-                out.push(summary);
-            }
+            ids.push(id);
         }
+        // The page's traces in one read (one row-group pass instead of one per trace).
+        let traces = store.traces(&ids).map_err(|_| internal())?;
+        let out: Vec<_> = traces
+            .iter()
+            .filter_map(|events| encode::trace_summary(events))
+            .collect();
         Ok::<_, XrayError>((out, rows.len(), last))
     })
     .await
@@ -495,14 +498,18 @@ async fn read_traces(
 ) -> Result<Vec<(String, Vec<Event>)>, XrayError> {
     let store = s.store.clone();
     crate::blocking(move || {
-        let mut out = Vec::new();
-        for (text, id) in ids {
-            let events = match id {
-                Some(id) => store.trace(id).map_err(|_| internal())?,
-                None => Vec::new(),
-            };
-            out.push((text, events));
-        }
+        let valid: Vec<TraceId> = ids.iter().filter_map(|(_, id)| *id).collect();
+        let mut found = store.traces(&valid).map_err(|_| internal())?.into_iter();
+        let out = ids
+            .into_iter()
+            .map(|(text, id)| {
+                let events = match id {
+                    Some(_) => found.next().unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                (text, events)
+            })
+            .collect();
         Ok::<_, XrayError>(out)
     })
     .await

@@ -521,38 +521,29 @@ impl Store for DuckStore {
     }
 
     fn trace(&self, id: TraceId) -> Result<Vec<Event>, StoreError> {
-        let (hi, lo) = id.halves();
-        let same_id = format!(
-            "{} = {} AND {} = {}",
-            ident(schema::COL_TRACE_LO),
-            lo as i64,
-            ident(schema::COL_TRACE_HI),
-            hi as i64,
-        );
+        Ok(self.traces(&[id])?.pop().unwrap_or_default())
+    }
+
+    fn traces(&self, ids: &[TraceId]) -> Result<Vec<Vec<Event>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let seq = ident(schema::COL_SEQ);
         let unsequenced = self.unsequenced.load(std::sync::atomic::Ordering::Relaxed);
         self.with_reader(|c| {
-            let rows: Vec<(i64, i64)> = {
-                let mut stmt = c.prepare(&trace_index::ranges_sql(lo)).map_err(engine)?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-                    .map_err(engine)?;
-                rows.collect::<Result<_, _>>().map_err(engine)?
-            };
-            let mut parts = Vec::new();
-            let mut ranges = trace_index::read_ranges(&rows);
-            if rows.len() > trace_index::RANGES_READ_MAX {
-                // Too many to read one by one: one range, first to last.
-                let last = c
-                    .prepare(&trace_index::last_sql(lo))
-                    .and_then(|mut s| s.query_row([], |r| r.get::<_, Option<i64>>(0)))
-                    .map_err(engine)?;
-                if let (Some(&(first, _)), Some(last)) = (rows.first(), last) {
-                    ranges = vec![(first, last)];
-                }
+            // The row ranges of every trace (trace index), read as one OR so DuckDB prunes
+            // row groups once for the whole page.
+            let mut ranges = Vec::new();
+            for id in ids {
+                ranges.extend(trace_ranges(c, id.halves().1)?);
             }
+            let lows: Vec<String> = ids
+                .iter()
+                .map(|id| (id.halves().1 as i64).to_string())
+                .collect();
+            let same_lo = format!("{} IN ({})", ident(schema::COL_TRACE_LO), lows.join(", "));
+            let mut parts = Vec::new();
             if !ranges.is_empty() {
-                // DuckDB prunes row groups for each range of the OR.
                 let or: Vec<String> = ranges
                     .iter()
                     .map(|(a, b)| format!("{seq} BETWEEN {a} AND {b}"))
@@ -562,14 +553,22 @@ impl Store for DuckStore {
             if unsequenced {
                 parts.push(format!("{seq} IS NULL"));
             }
-            let mut out = Vec::new();
+            let mut found = Vec::new();
             // One statement per part: an OR with IS NULL would hide the ranges from
             // DuckDB's row-group statistics.
             for part in parts {
-                let sql = format!("SELECT * FROM events WHERE {part} AND {same_id}");
-                out.extend(convert::query_events(c, &sql)?);
+                let sql = format!("SELECT * FROM events WHERE {part} AND {same_lo}");
+                found.extend(convert::query_events(c, &sql)?);
             }
-            out.sort_by_key(|e| e.time_ns);
+            let mut out: Vec<Vec<Event>> = vec![Vec::new(); ids.len()];
+            for e in found {
+                if let Some(i) = e.trace_id.and_then(|t| ids.iter().position(|id| *id == t)) {
+                    out[i].push(e);
+                }
+            }
+            for events in &mut out {
+                events.sort_by_key(|e| e.time_ns);
+            }
             Ok(out)
         })
     }
@@ -774,6 +773,29 @@ impl Store for DuckStore {
             })
             .unwrap_or(0)
     }
+}
+
+/// The `__seq` ranges holding trace `lo`'s events (trace index); beyond
+/// `trace_index::RANGES_READ_MAX` ranges, one range from the first to the last.
+fn trace_ranges(c: &Connection, lo: u64) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows: Vec<(i64, i64)> = {
+        let mut stmt = c.prepare(&trace_index::ranges_sql(lo)).map_err(engine)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(engine)?;
+        rows.collect::<Result<_, _>>().map_err(engine)?
+    };
+    let mut ranges = trace_index::read_ranges(&rows);
+    if rows.len() > trace_index::RANGES_READ_MAX {
+        let last = c
+            .prepare(&trace_index::last_sql(lo))
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, Option<i64>>(0)))
+            .map_err(engine)?;
+        if let (Some(&(first, _)), Some(last)) = (rows.first(), last) {
+            ranges = vec![(first, last)];
+        }
+    }
+    Ok(ranges)
 }
 
 fn doc_from_row(r: Vec<Option<model::Value>>) -> Option<MetaDoc> {
