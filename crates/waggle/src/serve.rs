@@ -162,25 +162,25 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
     } else {
         "one of the configured --api-key values".to_string()
     };
-    let xray = match server.xray_addr {
-        Some(a) => format!(
-            "\n  X-Ray       daemon {a} (UDP segments, TCP sampling)  API {http}/TraceSegments  /TraceSummaries  /Traces  …\
-             \n  X-Ray SDKs and daemon users: AWS_XRAY_DAEMON_ADDRESS={a}   (or \"tcp:{a} udp:{a}\")\
-             \n  boto3 / aws CLI / AWS SDKs:  AWS_ENDPOINT_URL_XRAY={http}  AWS_REGION={}  ({})",
-            settings.aws_region,
-            if settings.aws_credentials.is_some() {
-                "signed with a configured --aws-credentials key pair"
-            } else {
-                "any key pair (no AWS credentials configured)"
-            }
-        ),
-        None => String::new(),
+    let aws_keys = if settings.aws_credentials.is_some() {
+        "signed with a configured --aws-credentials key pair"
+    } else {
+        "any key pair (no AWS credentials configured)"
     };
-    let logs = format!(
-        "\n  CW Logs     {http}/  (POST, X-Amz-Target: Logs_20140328.<Operation>)\
-         \n  boto3 / aws CLI / watchtower (CloudWatch Logs): AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={http}  AWS_REGION={}",
-        settings.aws_region
-    );
+    let region = &settings.aws_region;
+    // (endpoint lines, client lines) of X-Ray, when served.
+    let (xray_api, xray_clients) = match server.xray_addr {
+        Some(a) => (
+            format!(
+                "\n  X-Ray       daemon {a} (UDP segments, TCP sampling and API); API also {http}/TraceSegments  /TraceSummaries  /Traces  …"
+            ),
+            format!(
+                "\n  X-Ray SDKs:                 AWS_XRAY_DAEMON_ADDRESS={a}   (or \"tcp:{a} udp:{a}\")\
+                 \n  boto3 / aws CLI (X-Ray):    AWS_ENDPOINT_URL_XRAY={http}  AWS_REGION={region}   ({aws_keys})"
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
     let rollbar_note = if settings.rollbar_projects.is_local() {
         "any token (no --rollbar-tokens: project \"default\")"
     } else {
@@ -195,7 +195,8 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
          \n  Honeycomb   {http}/1/batch/<dataset>  /1/events/<dataset>  /1/auth\
          \n  Tempo API   {http}/api/traces/<id>  /api/v2/traces/<id>  /api/search  /api/search/tags\
          \n  Waggle API  {http}/api/waggle/datasets  /api/waggle/stats\
-         \n  Rollbar     {http}/api/1/item/  /api/1/items  /api/1/item/<id>/instances  /api/1/deploy\
+         \n  Rollbar     {http}/api/1/item/  /api/1/items  /api/1/item/<id>/instances  /api/1/deploy{xray_api}\
+         \n  CW Logs     {http}/  (POST, X-Amz-Target: Logs_20140328.<Operation>)\
          \n\
          \nPoint your clients here:\
          \n  OpenTelemetry SDKs (HTTP):  OTEL_EXPORTER_OTLP_ENDPOINT={otlp_http}  OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\
@@ -204,8 +205,9 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
          \n  libhoney:                   libhoney.init(writekey=\"<key>\", dataset=\"<dataset>\", api_host=\"{http}\")\
          \n  OTel Collector exporter:    otlp_http: {{ endpoint: {otlp_http} }}\
          \n  Grafana Tempo data source:  URL {http}\
-         \n  pyrollbar:                  rollbar.init(\"<token>\", \"production\", endpoint=\"{http}/api/1/\")   ({rollbar_note})\
-         \n  CLI:                        waggle traces get <trace-id> --server {http}{xray}{logs}\n",
+         \n  pyrollbar:                  rollbar.init(\"<token>\", \"production\", endpoint=\"{http}/api/1/\")   ({rollbar_note}){xray_clients}\
+         \n  boto3 / aws CLI / watchtower (CloudWatch Logs): AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={http}  AWS_REGION={region}\
+         \n  CLI:                        waggle traces get <trace-id> --server {http}\n",
         env!("CARGO_PKG_VERSION"),
         started_ms.round(),
         settings.data_dir.display(),
