@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 DOCS_PER_REQUEST = 50
 STARTUP_TIMEOUT_S = 60.0
@@ -90,8 +91,12 @@ def wait_http(port: int, path: str = "/") -> None:
     raise RuntimeError(f"server on port {port} did not start")
 
 
-def put_load(port: int, payloads: list[bytes], seconds: float, threads: int) -> dict:
-    auth = fake_auth("xray")
+def closed_loop(port: int, seconds: float, threads: int,
+                call: Callable[[http.client.HTTPConnection, int, int], tuple[bool, int]],
+                unit: str) -> dict:
+    """`threads` keep-alive connections, each calling `call(conn, thread, i)` (i = 0, 1, …)
+    back to back for `seconds`; `call` answers (succeeded, items it carried). Returns the
+    rate of items per second (`{unit}_per_s`), requests, errors and latency percentiles."""
     stop = time.monotonic() + seconds
     done = [0] * threads
     errors = [0] * threads
@@ -100,19 +105,15 @@ def put_load(port: int, payloads: list[bytes], seconds: float, threads: int) -> 
 
     def worker(k: int) -> None:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        i = k
+        i = 0
         mine = []
         while time.monotonic() < stop:
-            body = payloads[i % len(payloads)]
-            i += threads
             t0 = time.perf_counter()
-            c.request("POST", "/TraceSegments", body=body, headers={
-                "Content-Type": "application/json", **auth})
-            r = c.getresponse()
-            r.read()
+            ok, n = call(c, k, i)
             mine.append(time.perf_counter() - t0)
-            if r.status == 200:
-                done[k] += DOCS_PER_REQUEST
+            i += 1
+            if ok:
+                done[k] += n
             else:
                 errors[k] += 1
         with lock:
@@ -127,8 +128,22 @@ def put_load(port: int, payloads: list[bytes], seconds: float, threads: int) -> 
     elapsed = time.monotonic() - t0
     lat.sort()
     p = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else None
-    return {"segments_per_s": round(sum(done) / elapsed), "requests": len(lat),
+    return {f"{unit}_per_s": round(sum(done) / elapsed), "requests": len(lat),
             "errors": sum(errors), "p50_ms": p(0.5), "p99_ms": p(0.99)}
+
+
+def put_load(port: int, payloads: list[bytes], seconds: float, threads: int) -> dict:
+    """PutTraceSegments with the pre-built bodies, round robin."""
+    auth = fake_auth("xray")
+
+    def call(c: http.client.HTTPConnection, k: int, i: int) -> tuple[bool, int]:
+        c.request("POST", "/TraceSegments", body=payloads[(i * threads + k) % len(payloads)],
+                  headers={"Content-Type": "application/json", **auth})
+        r = c.getresponse()
+        r.read()
+        return r.status == 200, DOCS_PER_REQUEST
+
+    return closed_loop(port, seconds, threads, call, "segments")
 
 
 def start_waggle(binary: str, data: Path) -> tuple[subprocess.Popen, dict]:
@@ -282,42 +297,15 @@ def logs_setup(port: int, group: str, streams: int) -> None:
 def logs_put_load(port: int, seconds: float, threads: int, group: str = "bench") -> dict:
     """PutLogEvents for `seconds`, one stream per thread, fresh timestamps each call."""
     logs_setup(port, group, threads)
-    stop = time.monotonic() + seconds
-    done = [0] * threads
-    errors = [0] * threads
-    lat: list[float] = []
-    lock = threading.Lock()
 
-    def worker(k: int) -> None:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        i = 0
-        mine = []
-        while time.monotonic() < stop:
-            now_ms = int(time.time() * 1000)
-            events = [short_line(i + j, now_ms) for j in range(EVENTS_PER_PUT)]
-            i += EVENTS_PER_PUT
-            t0 = time.perf_counter()
-            status, _ = logs_call(c, "PutLogEvents", {"logGroupName": group, "logStreamName": f"s{k}",
-                                                      "logEvents": events})
-            mine.append(time.perf_counter() - t0)
-            if status == 200:
-                done[k] += EVENTS_PER_PUT
-            else:
-                errors[k] += 1
-        with lock:
-            lat.extend(mine)
+    def call(c: http.client.HTTPConnection, k: int, i: int) -> tuple[bool, int]:
+        now_ms = int(time.time() * 1000)
+        events = [short_line(i * EVENTS_PER_PUT + j, now_ms) for j in range(EVENTS_PER_PUT)]
+        status, _ = logs_call(c, "PutLogEvents", {"logGroupName": group, "logStreamName": f"s{k}",
+                                                  "logEvents": events})
+        return status == 200, EVENTS_PER_PUT
 
-    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
-    t0 = time.monotonic()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    elapsed = time.monotonic() - t0
-    lat.sort()
-    p = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else None
-    return {"events_per_s": round(sum(done) / elapsed), "requests": len(lat),
-            "errors": sum(errors), "p50_ms": p(0.5), "p99_ms": p(0.99)}
+    return closed_loop(port, seconds, threads, call, "events")
 
 
 def logs_load(port: int, events: int, threads: int, group: str = "bench-q") -> dict:

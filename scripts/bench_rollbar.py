@@ -15,12 +15,11 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 
-from bench_aws import start_waggle
+from bench_aws import closed_loop, start_waggle
 
 
 def item(i: int, items: int) -> bytes:
@@ -49,43 +48,14 @@ def item(i: int, items: int) -> bytes:
 
 
 def post_load(port: int, seconds: float, threads: int, items: int) -> dict:
-    stop = time.monotonic() + seconds
-    done = [0] * threads
-    errors = [0] * threads
-    lat: list[float] = []
-    lock = threading.Lock()
+    def call(c: http.client.HTTPConnection, k: int, i: int) -> tuple[bool, int]:
+        c.request("POST", "/api/1/item/", body=item(i * threads + k, items), headers={
+            "Content-Type": "application/json", "X-Rollbar-Access-Token": "bench"})
+        r = c.getresponse()
+        r.read()
+        return r.status == 200, 1
 
-    def worker(k: int) -> None:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        i = k
-        mine = []
-        while time.monotonic() < stop:
-            body = item(i, items)
-            i += threads
-            t0 = time.perf_counter()
-            c.request("POST", "/api/1/item/", body=body, headers={
-                "Content-Type": "application/json", "X-Rollbar-Access-Token": "bench"})
-            r = c.getresponse()
-            r.read()
-            mine.append(time.perf_counter() - t0)
-            if r.status == 200:
-                done[k] += 1
-            else:
-                errors[k] += 1
-        with lock:
-            lat.extend(mine)
-
-    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
-    t0 = time.monotonic()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    elapsed = time.monotonic() - t0
-    lat.sort()
-    p = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else None
-    return {"occurrences_per_s": round(sum(done) / elapsed), "occurrences": sum(done),
-            "errors": sum(errors), "p50_ms": p(0.5), "p99_ms": p(0.99)}
+    return closed_loop(port, seconds, threads, call, "occurrences")
 
 
 def get_ms(port: int, path: str, runs: int = 7) -> dict:

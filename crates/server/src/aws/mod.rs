@@ -229,3 +229,26 @@ fn refuse(service: Service, refusal: &crate::edge::Refusal) -> Response {
     };
     into_response(AwsError::new(kind, refusal.message()).render(service, &RequestId::new()))
 }
+
+/// An AWS JSON request body as the operation's input shape: empty (or blank) is the empty
+/// input, as the SDKs send for operations without members; bad JSON is `kind` (X-Ray answers
+/// it as an invalid request, CloudWatch Logs as a `SerializationException`).
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+    kind: ErrorKind,
+) -> Result<T, AwsError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        AwsError::new(
+            kind,
+            format!("The request body is not valid JSON for this operation: {e}"),
+        )
+    })
+}
+
+/// An operation's output shape as the JSON answer.
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, AwsError> {
+    serde_json::to_value(v).map_err(|_| AwsError::internal())
+}

@@ -25,7 +25,9 @@ use query::cloudwatch::insights_compile::{
 use serde_json::Value as Json;
 use store::Store;
 
+use super::ops::parse;
 use super::{now_ms, with_state, LogsService};
+use crate::aws::to_json;
 use crate::AppState;
 
 /// Queries running at once; the rest wait as Scheduled. Our choice: the store has 2 cores
@@ -116,22 +118,6 @@ impl Queries {
             }
         }
     }
-}
-
-fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        AwsError::new(
-            ErrorKind::Serialization,
-            format!("The request body is not valid JSON for this operation: {e}"),
-        )
-    })
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<Json, AwsError> {
-    serde_json::to_value(v).map_err(|_| AwsError::internal())
 }
 
 fn malformed(e: query::cloudwatch::insights::QueryError) -> AwsError {

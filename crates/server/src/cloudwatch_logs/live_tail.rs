@@ -58,16 +58,7 @@ pub(crate) async fn start(
     aws: &AwsRequest,
     body: &[u8],
 ) -> Result<Response, AwsError> {
-    let req: StartLiveTailRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        StartLiveTailRequest::default()
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
-            AwsError::new(
-                ErrorKind::Serialization,
-                format!("The request body is not valid JSON for this operation: {e}"),
-            )
-        })?
-    };
+    let req: StartLiveTailRequest = super::ops::parse(body)?;
     validate::start_live_tail(&req)?;
     let pattern = req.log_event_filter_pattern.clone().unwrap_or_default();
     query::cloudwatch::pattern::parse(&pattern).map_err(super::ops::pattern_error)?;

@@ -20,24 +20,13 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value as Json};
 
 use super::{now_ms, persist, reserve, unknown_operation, with_state, LogsService};
-use crate::aws::AwsRequest;
+use crate::aws::{to_json, AwsRequest};
 use crate::pipeline::IngestError;
 use crate::AppState;
 
-fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        AwsError::new(
-            ErrorKind::Serialization,
-            format!("The request body is not valid JSON for this operation: {e}"),
-        )
-    })
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<Json, AwsError> {
-    serde_json::to_value(v).map_err(|_| AwsError::internal())
+/// A Logs request body as its input shape (bad JSON is a `SerializationException`).
+pub(crate) fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
+    crate::aws::parse_body(body, ErrorKind::Serialization)
 }
 
 /// Runs one operation.

@@ -47,19 +47,11 @@ pub struct Retrieval {
 }
 
 fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, XrayError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        XrayError::Aws(AwsError::new(
-            ErrorKind::InvalidParameter,
-            format!("The request body is not valid JSON for this operation: {e}"),
-        ))
-    })
+    Ok(crate::aws::parse_body(body, ErrorKind::InvalidParameter)?)
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Json, XrayError> {
-    serde_json::to_value(v).map_err(|_| internal())
+    Ok(crate::aws::to_json(v)?)
 }
 
 /// Runs one operation.
