@@ -403,6 +403,41 @@ def test_tempo_search(waggle: WaggleServer, sent_trace):
     assert service in json.dumps(r.json()), r.text[:2000]
 
 
+def test_tempo_search_traceql(waggle: WaggleServer, sent_trace):
+    """`GET /api/search?q=` with TraceQL, as Grafana's Tempo data source sends it."""
+    service = sent_trace["service"]
+    want = sent_trace["trace_id"].lstrip("0")
+
+    def found(q: str) -> list[str]:
+        r = waggle.get("/api/search", params={"q": q, "limit": "50", "spss": "3"})
+        assert r.status_code == 200, f"q={q} -> {r.status_code} {r.text[:500]}"
+        return [str(t["traceID"]).lower().lstrip("0") for t in r.json()["traces"] or []]
+
+    svc = f'resource.service.name = "{service}"'
+    hits = [
+        f"{{ {svc} }}",
+        f'{{ {svc} && name = "db.query" && span.db.rows >= 3 }}',
+        f'{{ {svc} && kind = server && status = error && duration > 200ms }}',
+        f'{{ {svc} && span.db.system =~ "post.*" }}',
+        # Structural: a CLIENT span whose parent is the SERVER root.
+        f'{{ {svc} && kind = server }} > {{ {svc} && kind = client }}',
+        f'{{ {svc} && name = "publish" }} && {{ {svc} && name = "consume" }}',
+    ]
+    misses = [
+        f'{{ {svc} && duration > 300ms && kind = server }}',
+        f'{{ {svc} && name = "db.query" && span.db.rows > 3 }}',
+        f'{{ {svc} && kind = client }} > {{ {svc} && kind = server }}',
+        f'{{ {svc} && name = "no-such-span" }}',
+    ]
+    for q in hits:
+        assert want in found(q), f"expected the trace for {q}"
+    for q in misses:
+        assert want not in found(q), f"did not expect the trace for {q}"
+    for q, kind in [("{ .a = ", "parse error"), ('{ .a =~ "(" }', "invalid TraceQL"), ("{ .a } | count() > 3", "unsupported")]:
+        r = waggle.get("/api/search", params={"q": q})
+        assert r.status_code == 400 and kind in r.text, f"q={q} -> {r.status_code} {r.text[:300]}"
+
+
 def test_echo(waggle: WaggleServer):
     r = waggle.get("/api/echo")
     assert r.status_code == 200

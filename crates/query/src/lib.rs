@@ -19,6 +19,7 @@ pub mod results;
 pub mod spec;
 pub mod sql;
 pub mod tempo;
+pub mod traceql;
 pub mod xray;
 
 pub use dialect::{Dialect, DuckDb};

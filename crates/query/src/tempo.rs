@@ -37,6 +37,9 @@ pub struct TraceSearch {
     pub start_ns: i64,
     pub end_ns: i64,
     pub limit: u32,
+    /// A further condition on the spans that select a trace (a compiled TraceQL query's
+    /// matched-spans predicate, `traceql::Search::spans`).
+    pub filter: Option<Predicate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -169,6 +172,7 @@ pub fn render_search(s: &TraceSearch, catalog: &Catalog, d: &dyn Dialect) -> Ren
         s.tags
             .iter()
             .map(|(k, v)| tag_predicate(k, v, catalog, &mut warnings))
+            .chain(s.filter.clone())
             .collect(),
     );
     let r = Renderer::new(d, s.start_ns, s.end_ns);

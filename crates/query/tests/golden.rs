@@ -163,6 +163,7 @@ fn render_case(case: &serde_json::Value) -> String {
                 start_ns: case["start_s"].as_i64().unwrap_or_default() * NS_PER_S,
                 end_ns: case["end_s"].as_i64().unwrap_or_default() * NS_PER_S,
                 limit: case["limit"].as_u64().unwrap_or_default() as u32,
+                filter: None,
             };
             let r = tempo::render_search(&s, &cat, &DuckDb);
             format!(

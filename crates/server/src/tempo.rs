@@ -69,10 +69,14 @@ fn internal() -> Response {
         .into_response()
 }
 
+/// The Tempo release whose API Waggle answers as: Grafana's Tempo data source gates features
+/// (TraceQL search, tags v2) on `/api/status/buildinfo`'s version.
+pub const TEMPO_COMPATIBLE_VERSION: &str = "2.6.0";
+
 async fn buildinfo() -> Json<serde_json::Value> {
     Json(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "revision": "waggle",
+        "version": TEMPO_COMPATIBLE_VERSION,
+        "revision": concat!("waggle-", env!("CARGO_PKG_VERSION")),
         "branch": "main",
         "buildUser": "",
         "buildDate": "",
@@ -192,14 +196,19 @@ pub fn parse_go_duration_ms(s: &str) -> Option<f64> {
 }
 
 async fn search(State(s): State<AppState>, Query(p): Query<SearchParams>) -> Response {
-    if p.q
-        .as_deref()
-        .is_some_and(|q| !q.trim().is_empty() && q.trim() != "{}")
-    {
-        return bad_request(
-            "TraceQL (q=) is not supported yet; use tags=, minDuration=, maxDuration=".into(),
-        );
-    }
+    // TraceQL (`q=`): parsed, validated and compiled to the plan; its matched-spans
+    // predicate narrows the same trace search the tag parameters run.
+    let filter = match p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        None => None,
+        Some(q) => {
+            let catalog = s.store.catalog();
+            let ctx = query::traceql::CompileContext { catalog: &catalog };
+            match query::traceql::compile_str(q, &ctx) {
+                Ok(search) => Some(search.spans),
+                Err(e) => return bad_request(format!("invalid TraceQL query: {e}")),
+            }
+        }
+    };
     let tags = match p
         .tags
         .as_deref()
@@ -244,6 +253,7 @@ async fn search(State(s): State<AppState>, Query(p): Query<SearchParams>) -> Res
             .limit
             .unwrap_or(SEARCH_LIMIT_DEFAULT)
             .clamp(1, SEARCH_LIMIT_MAX) as u32,
+        filter,
     };
     let store = s.store.clone();
     let result = crate::blocking(move || search_newest_first(store.as_ref(), &search)).await;

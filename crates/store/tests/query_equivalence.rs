@@ -596,6 +596,7 @@ fn tempo_search_sql_runs() {
         start_ns: START_S * NS_PER_S,
         end_ns: (START_S + RANGE_S) * NS_PER_S,
         limit: 10,
+        filter: None,
     };
     let r = tempo::render_search(&search, &catalog, &DuckDb);
     let rows = store
