@@ -4,6 +4,7 @@
 mod bench;
 mod client;
 mod config;
+mod demo;
 mod query_cli;
 mod serve;
 
@@ -31,6 +32,8 @@ struct Cli {
 enum Command {
     /// Run the server: receivers, store, query APIs.
     Serve(config::ServeArgs),
+    /// Waggle, the Cruddur backend pointed at it and traffic: data to look at in a minute.
+    Demo(demo::DemoArgs),
     /// Ask a Honeycomb-style question of a running server and print a table.
     Query {
         #[command(flatten)]
@@ -63,6 +66,7 @@ fn main() {
     let cli = Cli::parse();
     let result: Result<()> = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Traces { conn, command } => client::traces(conn, command),
         Command::Bench { command } => bench::run(command),
         Command::Query { conn, args } => query_cli::query(conn, args),

@@ -15,7 +15,34 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(600);
 /// How long shutdown waits for the last commit before giving up (our choice).
 const SHUTDOWN_FLUSH_MAX: Duration = Duration::from_secs(30);
 
+/// How long SIGINT/SIGTERM waits for a [`Companion`] to stop before the server stops.
+const COMPANION_STOP_MAX: Duration = Duration::from_secs(20);
+
+/// Work that runs beside the server in the same process (`waggle demo`): started once every
+/// listener is bound, with the server's addresses; told to stop (the watch turns `true`) on
+/// SIGINT/SIGTERM and awaited, bounded, before the server stops, so what it sent is
+/// committed. If it ends by itself, the server stops too.
+pub type Companion = Box<
+    dyn FnOnce(
+            Bound,
+            tokio::sync::watch::Receiver<bool>,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>>
+        + Send,
+>;
+
+/// The server's bound addresses, as a companion sees them.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    pub http: std::net::SocketAddr,
+    pub otlp_http: std::net::SocketAddr,
+    pub xray: Option<std::net::SocketAddr>,
+}
+
 pub fn run(args: ServeArgs) -> Result<()> {
+    run_with(args, None)
+}
+
+pub fn run_with(args: ServeArgs, companion: Option<Companion>) -> Result<()> {
     let started = Instant::now();
     let settings = args.resolve()?;
     tracing_subscriber::fmt()
@@ -92,9 +119,46 @@ pub fn run(args: ServeArgs) -> Result<()> {
                 tokio::time::sleep(RETENTION_INTERVAL).await;
             }
         });
-        let run = server.run(shutdown_signal()).await;
+        let bound = Bound {
+            http: server.http_addr,
+            otlp_http: server.otlp_http_addr,
+            xray: server.xray_addr,
+        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut companion = companion.map(|c| tokio::spawn(c(bound, stop_rx)));
+        let companion_failed = Arc::new(std::sync::Mutex::new(None::<anyhow::Error>));
+        let failed = companion_failed.clone();
+        let run = server
+            .run(async move {
+                match companion.as_mut() {
+                    None => shutdown_signal().await,
+                    Some(handle) => {
+                        tokio::select! {
+                            _ = shutdown_signal() => {
+                                let _ = stop_tx.send(true);
+                                let _ = tokio::time::timeout(COMPANION_STOP_MAX, handle).await;
+                            }
+                            r = &mut *handle => {
+                                let e = match r {
+                                    Ok(Ok(())) => None,
+                                    Ok(Err(e)) => Some(e),
+                                    Err(e) => Some(anyhow::anyhow!("companion task failed: {e}")),
+                                };
+                                if let (Some(e), Ok(mut slot)) = (e, failed.lock()) {
+                                    *slot = Some(e);
+                                }
+                            }
+                        }
+                    }
+                }
+            })
+            .await;
         retention.abort();
-        run.context("server failed")
+        run.context("server failed")?;
+        match companion_failed.lock().ok().and_then(|mut e| e.take()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     });
     drop(pipeline);
     runtime.shutdown_timeout(Duration::from_secs(5));
