@@ -433,6 +433,19 @@ def test_tempo_search_traceql(waggle: WaggleServer, sent_trace):
         assert want in found(q), f"expected the trace for {q}"
     for q in misses:
         assert want not in found(q), f"did not expect the trace for {q}"
+    # Grafana reads the matched spans of each trace from spanSets (spss per set).
+    r = waggle.get("/api/search", params={"q": f'{{ {svc} && kind = client }}', "spss": "5", "limit": "50"})
+    mine = [t for t in r.json()["traces"] if str(t["traceID"]).lower().lstrip("0") == want]
+    assert mine, r.text[:500]
+    sets = mine[0]["spanSets"]
+    assert len(sets) == 1 and sets[0]["matched"] == 1, sets
+    span = sets[0]["spans"][0]
+    assert span["name"] == "db.query" and int(span["durationNanos"]) > 0, span
+    assert {"key": "service.name", "value": {"stringValue": service}} in span["attributes"], span
+    assert mine[0]["spanSet"] == sets[0]
+    r = waggle.get("/api/search", params={"q": f"{{ {svc} }}", "spss": "2", "limit": "50"})
+    mine = [t for t in r.json()["traces"] if str(t["traceID"]).lower().lstrip("0") == want]
+    assert mine[0]["spanSet"]["matched"] == 5 and len(mine[0]["spanSet"]["spans"]) == 2, mine[0]
     for q, kind in [("{ .a = ", "parse error"), ('{ .a =~ "(" }', "invalid TraceQL"), ("{ .a } | count() > 3", "unsupported")]:
         r = waggle.get("/api/search", params={"q": q})
         assert r.status_code == 400 and kind in r.text, f"q={q} -> {r.status_code} {r.text[:300]}"

@@ -614,6 +614,45 @@ fn duration_ms_u32(ms: f64) -> u32 {
     }
 }
 
+/// One span of a TraceQL search's spanset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchedSpan {
+    pub span_id: u64,
+    pub name: Option<String>,
+    pub service: Option<String>,
+    pub start_ns: i64,
+    pub duration_ms: f64,
+}
+
+/// A trace's `spanSet` in Tempo's search answer: its first matched spans and how many
+/// matched in all (`service.name` as the one attribute, as Tempo adds it).
+pub fn span_set_json(spans: &[MatchedSpan], matched: u64) -> J {
+    let spans: Vec<J> = spans
+        .iter()
+        .map(|s| {
+            let mut o = serde_json::Map::new();
+            o.insert("spanID".into(), J::from(format!("{:016x}", s.span_id)));
+            if let Some(n) = &s.name {
+                o.insert("name".into(), J::from(n.clone()));
+            }
+            o.insert(
+                "startTimeUnixNano".into(),
+                J::from(unix_ns(s.start_ns).to_string()),
+            );
+            let nanos = (s.duration_ms * 1e6).round().max(0.0) as u64;
+            o.insert("durationNanos".into(), J::from(nanos.to_string()));
+            if let Some(svc) = &s.service {
+                o.insert(
+                    "attributes".into(),
+                    json!([{"key": "service.name", "value": {"stringValue": svc}}]),
+                );
+            }
+            J::Object(o)
+        })
+        .collect();
+    json!({ "spans": spans, "matched": matched })
+}
+
 fn summary_json(t: &TraceSummary) -> J {
     let mut o = serde_json::Map::new();
     o.insert("traceID".into(), J::from(t.trace_id.to_hex()));

@@ -7,8 +7,8 @@
 //! start); results are the most recent traces first.
 
 use model::schema::{
-    Catalog, COL_DURATION_MS, COL_KIND, COL_NAME, COL_PARENT_ID, COL_SERVICE, COL_TIME_NS,
-    COL_TRACE_HI, COL_TRACE_LO,
+    Catalog, COL_DURATION_MS, COL_KIND, COL_NAME, COL_PARENT_ID, COL_SERVICE, COL_SPAN_ID,
+    COL_TIME_NS, COL_TRACE_HI, COL_TRACE_LO,
 };
 use model::value::ColumnType;
 use model::{SignalKind, Value};
@@ -164,6 +164,64 @@ pub fn tag_predicate(
 pub struct RenderedSearch {
     pub sql: String,
     pub warnings: Vec<String>,
+}
+
+/// Spans per spanset a TraceQL search returns when `spss` is not given (Tempo's default).
+pub const SPANS_PER_SPANSET_DEFAULT: u32 = 3;
+
+/// The matched spans of a TraceQL search for the traces it found: per trace, the first
+/// `per_trace` spans satisfying `matched` (oldest first) and how many match in all. Columns:
+/// trace hi, lo, span id, start ns, duration ms, name, service, matched count.
+pub fn render_matched_spans(
+    traces: &[(i64, i64)],
+    matched: &Predicate,
+    start_ns: i64,
+    end_ns: i64,
+    per_trace: u32,
+    d: &dyn Dialect,
+) -> Option<String> {
+    if traces.is_empty() {
+        return None;
+    }
+    let r = Renderer::new(
+        d,
+        start_ns.saturating_sub(TRACE_LOOKAROUND_NS),
+        end_ns.saturating_add(TRACE_LOOKAROUND_NS),
+    );
+    let e = EVENT_ALIAS;
+    let id = |x: &str| d.ident(x);
+    let (hi, lo) = (r.qcol(e, COL_TRACE_HI), r.qcol(e, COL_TRACE_LO));
+    let wanted: Vec<String> = traces
+        .iter()
+        .map(|(h, l)| format!("({hi} = {} AND {lo} = {})", d.int(*h), d.int(*l)))
+        .collect();
+    Some(format!(
+        "SELECT {h}, {l}, {sid}, {t}, {dur}, {name}, {svc}, {n} FROM (SELECT {hi} AS {h}, {lo} AS {l}, {} AS {sid}, {} AS {t}, {} AS {dur}, {} AS {name}, {} AS {svc}, ROW_NUMBER() OVER (PARTITION BY {hi}, {lo} ORDER BY {}) AS {rn}, COUNT(*) OVER (PARTITION BY {hi}, {lo}) AS {n} FROM {} AS {e2} WHERE {} AND {} = {} AND ({}) AND {}) AS {m} WHERE {rn} <= {} ORDER BY {h}, {l}, {rn}",
+        r.qcol(e, COL_SPAN_ID),
+        r.qcol(e, COL_TIME_NS),
+        r.qcol(e, COL_DURATION_MS),
+        r.qcol(e, COL_NAME),
+        r.qcol(e, COL_SERVICE),
+        r.qcol(e, COL_TIME_NS),
+        id(EVENTS_TABLE),
+        r.scope(None, e),
+        r.qcol(e, COL_KIND),
+        d.int(SignalKind::Span as u8 as i64),
+        wanted.join(" OR "),
+        r.predicate(matched, e),
+        d.int(i64::from(per_trace.max(1))),
+        h = id("hi"),
+        l = id("lo"),
+        sid = id("span_id"),
+        t = id("start_ns"),
+        dur = id("duration_ms"),
+        name = id("name"),
+        svc = id("service"),
+        n = id("matched"),
+        rn = id("rn"),
+        e2 = id(e),
+        m = id("m"),
+    ))
 }
 
 pub fn render_search(s: &TraceSearch, catalog: &Catalog, d: &dyn Dialect) -> RenderedSearch {

@@ -158,7 +158,12 @@ struct SearchParams {
     start: Option<i64>,
     end: Option<i64>,
     q: Option<String>,
+    /// Spans per spanset (TraceQL searches).
+    spss: Option<u32>,
 }
+
+/// Most spans per spanset a search returns (our bound; Grafana asks for 3 to 100).
+pub const SPSS_MAX: u32 = 1000;
 
 /// Parses a Go duration (`100ms`, `1.5s`, `2m`, `1h30m`, `250us`) into milliseconds.
 pub fn parse_go_duration_ms(s: &str) -> Option<f64> {
@@ -198,6 +203,10 @@ pub fn parse_go_duration_ms(s: &str) -> Option<f64> {
 async fn search(State(s): State<AppState>, Query(p): Query<SearchParams>) -> Response {
     // TraceQL (`q=`): parsed, validated and compiled to the plan; its matched-spans
     // predicate narrows the same trace search the tag parameters run.
+    let spss = p
+        .spss
+        .unwrap_or(query::tempo::SPANS_PER_SPANSET_DEFAULT)
+        .clamp(1, SPSS_MAX);
     let filter = match p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         None => None,
         Some(q) => {
@@ -256,9 +265,17 @@ async fn search(State(s): State<AppState>, Query(p): Query<SearchParams>) -> Res
         filter,
     };
     let store = s.store.clone();
-    let result = crate::blocking(move || search_newest_first(store.as_ref(), &search)).await;
-    let rows = match result {
-        Ok(Ok(rows)) => rows,
+    let result = crate::blocking(move || {
+        let rows = search_newest_first(store.as_ref(), &search)?;
+        let matched = match &search.filter {
+            Some(pred) => matched_spans(store.as_ref(), &search, pred, &rows, spss)?,
+            None => None,
+        };
+        Ok::<_, store::StoreError>((rows, matched))
+    })
+    .await;
+    let (rows, matched) = match result {
+        Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "tempo search failed");
             return internal();
@@ -266,7 +283,78 @@ async fn search(State(s): State<AppState>, Query(p): Query<SearchParams>) -> Res
         Err(_) => return internal(),
     };
     let traces: Vec<_> = rows.iter().filter_map(|r| summary_from_row(r)).collect();
-    Json(protocols::tempo::search_json(&traces)).into_response()
+    let mut body = protocols::tempo::search_json(&traces);
+    if let (Some(sets), Some(list)) = (matched, body["traces"].as_array_mut()) {
+        for (t, summary) in list.iter_mut().zip(&traces) {
+            let key = summary.trace_id;
+            let (spans, n) = sets.get(&key).cloned().unwrap_or_default();
+            let set = protocols::tempo::span_set_json(&spans, n);
+            t["spanSets"] = json!([set.clone()]);
+            t["spanSet"] = set;
+        }
+    }
+    Json(body).into_response()
+}
+
+/// Matched spans per found trace, for TraceQL's `spanSet`s.
+type SpanSets = std::collections::HashMap<TraceId, (Vec<protocols::tempo::MatchedSpan>, u64)>;
+
+fn matched_spans(
+    store: &dyn store::Store,
+    search: &query::tempo::TraceSearch,
+    pred: &query::plan::Predicate,
+    rows: &store::Rows,
+    spss: u32,
+) -> Result<Option<SpanSets>, store::StoreError> {
+    use model::Value;
+    let ids: Vec<(i64, i64)> = rows
+        .iter()
+        .filter_map(|r| match (r.first()?, r.get(1)?) {
+            (Some(Value::Int(h)), Some(Value::Int(l))) => Some((*h, *l)),
+            _ => None,
+        })
+        .collect();
+    let Some(sql) = query::tempo::render_matched_spans(
+        &ids,
+        pred,
+        search.start_ns,
+        search.end_ns,
+        spss,
+        &query::DuckDb,
+    ) else {
+        return Ok(None);
+    };
+    let mut sets = SpanSets::new();
+    for r in store.run_sql(&sql)? {
+        let int = |i: usize| match r.get(i) {
+            Some(Some(Value::Int(v))) => Some(*v),
+            _ => None,
+        };
+        let text = |i: usize| match r.get(i) {
+            Some(Some(Value::Str(s))) => Some(s.clone()),
+            _ => None,
+        };
+        let (Some(h), Some(l)) = (int(0), int(1)) else {
+            continue;
+        };
+        let duration_ms = match r.get(4) {
+            Some(Some(Value::Float(f))) => *f,
+            Some(Some(Value::Int(i))) => *i as f64,
+            _ => 0.0,
+        };
+        let entry = sets
+            .entry(TraceId::from_halves(h as u64, l as u64))
+            .or_default();
+        entry.1 = int(7).unwrap_or(0).max(0) as u64;
+        entry.0.push(protocols::tempo::MatchedSpan {
+            span_id: int(2).unwrap_or(0) as u64,
+            name: text(5),
+            service: text(6),
+            start_ns: int(3).unwrap_or(0),
+            duration_ms,
+        });
+    }
+    Ok(Some(sets))
 }
 
 /// Runs a search over growing slices of the window, newest first, and stops at the first
