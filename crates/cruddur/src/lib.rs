@@ -286,7 +286,9 @@ async fn handle(
         headers: parts.headers.clone(),
     };
     let mut trace = app.telemetry.begin(&info);
-    let routed = routes::route(&info.method, &routes::percent_decode(&info.path));
+    // Werkzeug routes on the decoded path; decoded once for routing and `Allow`.
+    let decoded = routes::percent_decode(&info.path);
+    let routed = routes::route(&info.method, &decoded);
     let rule = match &routed {
         Routed::Found(m) => Some(m.rule),
         _ => None,
@@ -300,18 +302,15 @@ async fn handle(
             }
             o
         }
-        Routed::Found(m) if parts.method == Method::OPTIONS => {
+        Routed::Found(_) if parts.method == Method::OPTIONS => {
             let mut r = Response::new(Body::empty());
-            if let Ok(v) = HeaderValue::from_str(&routes::allowed_methods(&routes::percent_decode(
-                &info.path,
-            ))) {
+            if let Ok(v) = HeaderValue::from_str(&routes::allowed_methods(&decoded)) {
                 r.headers_mut().insert(header::ALLOW, v);
             }
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             );
-            let _ = m;
             Outcome::ok(r)
         }
         Routed::Found(m) => {

@@ -102,6 +102,8 @@ impl<E: SpanExporter> SpanExporter for Quiet<E> {
 #[derive(Clone)]
 pub struct Otel {
     provider: SdkTracerProvider,
+    /// The Flask instrumentation's tracer, made once (not per request).
+    server: opentelemetry_sdk::trace::SdkTracer,
 }
 
 impl Otel {
@@ -134,18 +136,19 @@ impl Otel {
             .with_batch_exporter(Quiet { inner: exporter })
             .build();
         global::set_tracer_provider(provider.clone());
-        Some(Otel { provider })
+        let server = provider.tracer_with_scope(
+            InstrumentationScope::builder(SERVER_SCOPE)
+                .with_version(SERVER_SCOPE_VERSION)
+                .build(),
+        );
+        Some(Otel { provider, server })
     }
 
     /// Starts the request's SERVER span: parent from `traceparent`, else from an
     /// `X-Amzn-Trace-Id` with `Root` and `Parent`, else a new trace.
     pub fn begin(&self, info: &RequestInfo) -> ServerSpan {
         let parent = parent_context(info);
-        let tracer = self.provider.tracer_with_scope(
-            InstrumentationScope::builder(SERVER_SCOPE)
-                .with_version(SERVER_SCOPE_VERSION)
-                .build(),
-        );
+        let tracer = &self.server;
         let mut attrs = vec![
             KeyValue::new("http.method", info.method.clone()),
             KeyValue::new("http.scheme", info.scheme),
@@ -164,7 +167,7 @@ impl Otel {
             .span_builder(format!("HTTP {}", info.method))
             .with_kind(SpanKind::Server)
             .with_attributes(attrs)
-            .start_with_context(&tracer, &parent);
+            .start_with_context(tracer, &parent);
         let cx = parent.with_span(span);
         ServerSpan {
             cx,
