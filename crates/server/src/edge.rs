@@ -204,6 +204,9 @@ impl Routes {
     pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
         self.add(Method::DELETE, path, axum::routing::delete(h))
     }
+    pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::PATCH, path, axum::routing::patch(h))
+    }
 
     /// Every (method, path) added, with the protocol's name.
     pub fn list(&self) -> impl Iterator<Item = (&'static str, Method, &'static str)> + '_ {

@@ -21,6 +21,7 @@ mod otlp_http;
 pub mod pipeline;
 pub mod rollbar;
 mod tempo;
+pub mod ui;
 mod waggle_api;
 pub mod xray;
 
@@ -32,6 +33,7 @@ use axum::Router;
 use store::Store;
 use tokio::net::TcpListener;
 
+pub use ::ui::UiConfig;
 pub use auth::{ApiKeys, Credential, KeyError, API_KEY_BYTES_MAX};
 pub use edge::{
     Limits, CONNECTIONS_MAX, DECODE_BUDGET_BYTES, HEADER_READ_TIMEOUT, REQUEST_TIMEOUT,
@@ -53,6 +55,8 @@ pub struct ServerConfig {
     pub cloudwatch_logs: Option<cloudwatch_logs::LogsConfig>,
     /// Rollbar's projects and tokens (always served; `RollbarConfig::default()` is local mode).
     pub rollbar: rollbar::RollbarConfig,
+    /// The web UI's shells (its token is the API key; `token_required` is derived from it).
+    pub ui: ::ui::UiConfig,
 }
 
 /// Shared state of every handler.
@@ -70,6 +74,7 @@ pub struct AppState {
     pub cloudwatch_logs: Option<Arc<cloudwatch_logs::LogsService>>,
     /// Rollbar (always served; local mode unless tokens are configured, see `rollbar`).
     pub rollbar: Arc<rollbar::RollbarState>,
+    pub ui: Arc<::ui::UiConfig>,
 }
 
 /// Per-receiver counters (STYLE habit 11): events accepted, rejected, refused.
@@ -156,13 +161,23 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         r = r.merge(routes.mount(state.api_keys.clone(), limits));
     }
     // Rollbar authenticates with its own project tokens (scopes per route), in `rollbar`.
-    r.merge(rollbar::bounded(limits)).with_state(state)
+    let api: Router = r.merge(rollbar::bounded(limits)).with_state(state.clone());
+    // The UI: its pages and assets, and the gateway through which those pages call `api`.
+    let gateway = ui::routes()
+        .mount(state.api_keys.clone(), limits)
+        .layer(axum::Extension(ui::Inner {
+            router: api.clone(),
+            grant: state.rollbar.ui_secret.clone(),
+        }))
+        .with_state(state.clone());
+    api.merge(gateway).merge(::ui::router(state.ui.clone()))
 }
 
 /// (protocol, method, path template) of every API-key route [`router`] mounts.
 pub fn http_routes() -> Vec<(&'static str, http::Method, &'static str)> {
     http_protocols()
         .iter()
+        .chain(std::iter::once(&ui::routes()))
         .flat_map(|r| r.list().collect::<Vec<_>>())
         .collect()
 }
@@ -208,6 +223,7 @@ impl Server {
             }
             None => None,
         };
+        let token_required = !config.api_keys.is_open();
         let rollbar_state = Arc::new(rollbar::RollbarState::new(
             config.rollbar,
             &[http.local_addr()?, otlp_http.local_addr()?],
@@ -232,9 +248,20 @@ impl Server {
                 xray: xray_state,
                 cloudwatch_logs,
                 rollbar: rollbar_state,
+                ui: Arc::new(::ui::UiConfig {
+                    token_required,
+                    ..config.ui
+                }),
             },
             limits: config.limits,
         })
+    }
+
+    /// The text shown on an empty install's home page (what `waggle serve` prints).
+    pub fn set_setup_text(&mut self, text: String) {
+        let mut ui = (*self.state.ui).clone();
+        ui.setup_text = text;
+        self.state.ui = Arc::new(ui);
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets requests in flight

@@ -40,6 +40,7 @@ async fn start(store: Arc<dyn Store>) -> Running {
                 region: "us-east-1".into(),
                 auth: AwsAuth::default(),
             }),
+            ui: Default::default(),
             rollbar: Default::default(),
         },
         store,

@@ -44,6 +44,7 @@ async fn start(api_keys: ApiKeys, limits: Limits) -> Running {
             limits,
             xray: None,
             cloudwatch_logs: None,
+            ui: Default::default(),
             rollbar: Default::default(),
         },
         store,
@@ -73,6 +74,7 @@ fn concrete(template: &str) -> String {
         .replace("{dataset}", "edge-ds")
         .replace("{id}", "0af7651916cd43dd8448eb211c80319c")
         .replace("{tag}", "service.name")
+        .replace("{*rest}", "api/waggle/datasets")
 }
 
 fn spans() -> ExportTraceServiceRequest {
@@ -153,7 +155,7 @@ async fn every_route_refuses_a_missing_or_wrong_key_and_accepts_a_right_one() {
                     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
                     assert!(v["error"].is_string(), "{template}: {v}");
                 }
-                "tempo" | "waggle_api" => assert!(!body.is_empty(), "{template}"),
+                "tempo" | "waggle_api" | "ui" => assert!(!body.is_empty(), "{template}"),
                 other => panic!("route of unknown protocol {other}: say how it refuses"),
             }
         }
@@ -525,6 +527,7 @@ async fn aws_listeners_share_the_bounds() {
                 region: "us-east-1".into(),
                 auth: AwsAuth::default(),
             }),
+            ui: Default::default(),
             rollbar: Default::default(),
         },
         store,

@@ -149,6 +149,7 @@ async fn a_full_queue_is_refused_with_each_protocols_retryable_answer() {
             limits: Limits::default(),
             xray: None,
             cloudwatch_logs: None,
+            ui: Default::default(),
             rollbar: Default::default(),
         },
         store.clone(),

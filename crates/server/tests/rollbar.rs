@@ -118,6 +118,7 @@ async fn start_on(store: Arc<TestStore>, tokens: &str, queue_events_max: usize) 
             limits: Limits::default(),
             xray: None,
             cloudwatch_logs: None,
+            ui: Default::default(),
             rollbar: RollbarConfig {
                 projects: Arc::new(Projects::parse(tokens).unwrap()),
                 ..RollbarConfig::default()

@@ -94,6 +94,10 @@ pub fn run_with(args: ServeArgs, companion: Option<Companion>) -> Result<()> {
                         region: None,
                     },
                 }),
+                ui: server::UiConfig {
+                    assets_dir: std::env::var_os("WAGGLE_UI_ASSETS").map(std::path::PathBuf::from),
+                    ..Default::default()
+                },
                 rollbar: server::rollbar::RollbarConfig {
                     projects: settings.rollbar_projects.clone(),
                     limits: protocols::rollbar::Limits::default(),
@@ -105,7 +109,10 @@ pub fn run_with(args: ServeArgs, companion: Option<Companion>) -> Result<()> {
         )
         .await
         .context("cannot bind a listener (is another server using the port? use --http-addr and friends, or port 0)")?;
-        announce(&settings, &server, started);
+        let mut server = server;
+        let (ready, text) = announcement(&settings, &server);
+        server.set_setup_text(text.clone());
+        announce(&ready, &text, &settings, started);
         let retention_store = store.clone();
         let retention = tokio::spawn(async move {
             loop {
@@ -208,8 +215,22 @@ async fn shutdown_signal() {
 }
 
 /// Prints the machine-readable ready line, then every endpoint and how to point each
-/// official client at it.
-fn announce(settings: &Settings, server: &Server, started: Instant) {
+/// official client at it (the text the UI's home page shows on an empty install too).
+fn announce(ready: &serde_json::Value, text: &str, settings: &Settings, started: Instant) {
+    let started_ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!("WAGGLE_READY {ready}");
+    println!(
+        "\nwaggle {} is up in {} ms; data in {}\n\n{text}",
+        env!("CARGO_PKG_VERSION"),
+        started_ms.round(),
+        settings.data_dir.display(),
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+/// The ready line's document and the endpoints-and-clients text.
+fn announcement(settings: &Settings, server: &Server) -> (serde_json::Value, String) {
     let ready = serde_json::json!({
         "http": server.http_addr.to_string(),
         "otlp_http": server.otlp_http_addr.to_string(),
@@ -250,10 +271,8 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
     } else {
         "a configured --rollbar-tokens token"
     };
-    let started_ms = started.elapsed().as_secs_f64() * 1000.0;
-    println!("WAGGLE_READY {ready}");
-    println!(
-        "\nwaggle {} is up in {} ms; data in {}\n\
+    let text = format!(
+        "  Web UI      {http}/ui/\
          \n  OTLP/HTTP   {otlp_http}/v1/traces  /v1/logs  /v1/metrics  (also on {http})\
          \n  OTLP/gRPC   {otlp_grpc}\
          \n  Honeycomb   {http}/1/batch/<dataset>  /1/events/<dataset>  /1/auth\
@@ -272,10 +291,6 @@ fn announce(settings: &Settings, server: &Server, started: Instant) {
          \n  pyrollbar:                  rollbar.init(\"<token>\", \"production\", endpoint=\"{http}/api/1/\")   ({rollbar_note}){xray_clients}\
          \n  boto3 / aws CLI / watchtower (CloudWatch Logs): AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={http}  AWS_REGION={region}\
          \n  CLI:                        waggle traces get <trace-id> --server {http}\n",
-        env!("CARGO_PKG_VERSION"),
-        started_ms.round(),
-        settings.data_dir.display(),
     );
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    (ready, text)
 }

@@ -272,6 +272,8 @@ pub struct RollbarState {
     /// RQL jobs and their results (not persisted: a job is read right after it runs).
     rql: Mutex<read::RqlJobs>,
     pub counters: RollbarCounters,
+    /// The UI gateway's per-process secret (`crate::ui::UI_GRANT_HEADER`).
+    pub(crate) ui_secret: Arc<str>,
 }
 
 impl RollbarState {
@@ -290,6 +292,7 @@ impl RollbarState {
             rate: Mutex::new(RateLimiter::new()),
             rql: Mutex::new(read::RqlJobs::default()),
             counters: RollbarCounters::default(),
+            ui_secret: crate::ui::new_grant_secret().into(),
         }
     }
 

@@ -63,6 +63,9 @@ fn grant(
     need: Need,
 ) -> Result<Granted, Answer> {
     rb.counters.inc(&rb.counters.api_requests);
+    if let Some(g) = rb.ui_grant(headers)? {
+        return Ok(g);
+    }
     let token = header(headers, protocols::rollbar::item::TOKEN_HEADER)
         .map(str::trim)
         .filter(|t| !t.is_empty())
@@ -85,6 +88,47 @@ fn grant(
         token,
         rate,
     })
+}
+
+impl RollbarState {
+    /// A request from the UI gateway (`crate::ui`): the project named by
+    /// [`crate::ui::UI_PROJECT_HEADER`] (or the first), every scope, no rate window.
+    fn ui_grant(&self, headers: &HeaderMap) -> Result<Option<Granted>, Answer> {
+        use subtle::ConstantTimeEq;
+        let Some(presented) = header(headers, crate::ui::UI_GRANT_HEADER) else {
+            return Ok(None);
+        };
+        if !bool::from(presented.as_bytes().ct_eq(self.ui_secret.as_bytes())) {
+            return Ok(None);
+        }
+        let projects = self.config.projects.projects();
+        let project = match header(headers, crate::ui::UI_PROJECT_HEADER) {
+            Some(name) => projects.iter().find(|p| p.name == name),
+            None => projects.first(),
+        }
+        .ok_or_else(|| Answer::error(404, "No such project."))?;
+        Ok(Some(Granted {
+            access: Access {
+                project: project.clone(),
+                token_index: usize::MAX,
+                limit: protocols::rollbar::tokens::RateLimit::default(),
+            },
+            token: String::new(),
+            rate: ui_rate(),
+        }))
+    }
+}
+
+/// Rate headers for a UI request: a full window (the UI has none of its own).
+fn ui_rate() -> RateHeaders {
+    let limit = protocols::rollbar::tokens::RateLimit::default();
+    let now_s = crate::now_ns().div_euclid(1_000_000_000);
+    RateHeaders {
+        limit: limit.count,
+        remaining: limit.count,
+        reset_s: now_s + i64::from(limit.window_s),
+        remaining_seconds: i64::from(limit.window_s),
+    }
 }
 
 fn parse_id(s: &str) -> Option<u64> {
