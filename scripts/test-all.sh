@@ -53,6 +53,28 @@ else
     echo "requirements unchanged; venv reused"
 fi
 
+section "browser for the UI tests (Debian's chromium, playwright-core from npm)"
+if ! command -v chromium >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm fonts-dejavu-core >/dev/null
+    else
+        echo "chromium and node are missing: install the chromium, nodejs and npm packages" >&2
+        exit 1
+    fi
+fi
+chromium --version
+node --version
+# Pinned by tests/ui/package-lock.json; reinstalled only when the lock changed.
+UI_LOCK_HASH="$(sha256sum tests/ui/package-lock.json | cut -d' ' -f1)"
+UI_STAMP="tests/ui/node_modules/.waggle-lock.sha256"
+if [ ! -f "$UI_STAMP" ] || [ "$(cat "$UI_STAMP")" != "$UI_LOCK_HASH" ]; then
+    (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$UI_LOCK_HASH" >"$UI_STAMP"
+else
+    echo "playwright-core unchanged; node_modules reused"
+fi
+
 section "cargo fmt --check"
 cargo fmt --all --check
 

@@ -46,7 +46,9 @@ def waggle_bin() -> Path:
 class WaggleServer:
     """One `waggle serve` child process on a data directory, with its bound addresses."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, extra_args: list[str] | None = None):
+    def __init__(self, data_dir: Path, log_dir: Path, extra_args: list[str] | None = None,
+                 command: str = "serve"):
+        self.command = command  # "serve", or "demo" (which also prints WAGGLE_READY)
         self.data_dir = Path(data_dir)
         self.log_dir = Path(log_dir)
         self.extra_args = extra_args or []
@@ -72,7 +74,7 @@ class WaggleServer:
         self._stderr_path = self.log_dir / f"waggle-stderr-{self._starts}.log"
         args = [
             str(binary),
-            "serve",
+            self.command,
             "--data-dir",
             str(self.data_dir),
             "--http-addr",

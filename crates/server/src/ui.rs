@@ -118,10 +118,21 @@ async fn gateway(Extension(inner): Extension<Inner>, mut req: Request) -> Respon
     }
     ext.insert(UiTrusted);
     *req.extensions_mut() = ext;
-    match inner.router.oneshot(req).await {
+    let mut resp = match inner.router.oneshot(req).await {
         Ok(r) => r,
         Err(never) => match never {},
+    };
+    // A redirect to an API path (Rollbar's `item_by_counter`) stays behind the gateway.
+    let location = resp
+        .headers()
+        .get(axum::http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|l| l.starts_with('/') && !l.starts_with("//"))
+        .map(|l| format!("/ui/api{l}"));
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        resp.headers_mut().insert(axum::http::header::LOCATION, v);
     }
+    resp
 }
 
 /// True if the request came through the gateway.

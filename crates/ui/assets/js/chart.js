@@ -27,6 +27,8 @@ function niceTicks(lo, hi, n = 4) {
   const step = [1, 2, 5, 10].map(m => m * mag).find(s => s >= step0) || step0;
   const out = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(v);
+  // The top tick covers the maximum, so nothing is drawn above the plot.
+  if (!out.length || out[out.length - 1] < hi - step * 1e-9) out.push((out.length ? out[out.length - 1] : lo) + step);
   return out;
 }
 

@@ -16,6 +16,11 @@ export class ApiError extends Error {
 export async function api(path, { method = 'GET', body, headers = {}, raw = false, signal } = {}) {
   const h = { ...headers };
   const token = sessionStorage.getItem(TOKEN_KEY);
+  // Ask before calling rather than after a refusal: no request leaves without the token.
+  if (boot.token_required && !token) {
+    askToken(null);
+    throw new ApiError(401, 'a token is required');
+  }
   if (token) h['Authorization'] = 'Bearer ' + token;
   let payload = body;
   if (body !== undefined && typeof body !== 'string') {
@@ -100,7 +105,11 @@ export function el(tag, attrs = {}, ...children) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') e.addEventListener(k.slice(2), v);
     else if (k === 'class') e.className = v;
-    else if (k === 'style' && typeof v === 'object') Object.assign(e.style, v);
+    else if (k === 'style' && typeof v === 'object') {
+      for (const [p, x] of Object.entries(v)) {
+        if (p.startsWith('--')) e.style.setProperty(p, x); else e.style[p] = x;
+      }
+    }
     else if (k === 'dataset') Object.assign(e.dataset, v);
     else if (v === true) e.setAttribute(k, '');
     else e.setAttribute(k, String(v));
@@ -125,6 +134,8 @@ export function show(...children) {
 
 /** A visible error in place of (or inside) a container. */
 export function errorBox(err, where = page) {
+  // The token form stays up while a token is missing (every call fails until then).
+  if (document.getElementById('token-form')) return null;
   const box = el('div', { class: 'notice error', role: 'alert' }, String(err && err.message || err));
   if (where === page) page.replaceChildren(box); else where.replaceChildren(box);
   return box;
