@@ -213,7 +213,7 @@ async function loadGroups() {
     { label: 'Filter expression', value: g => g.FilterExpression ? mono(g.FilterExpression) : el('span', { class: 'muted' }, 'all traces') },
     { label: 'Insights', value: g => onOff(g.InsightsConfiguration?.InsightsEnabled) },
     { label: 'Notifications', value: g => onOff(g.InsightsConfiguration?.NotificationsEnabled) },
-    { label: 'ARN', value: g => el('span', { class: 'mono muted xr-arn', title: g.GroupARN }, g.GroupARN) },
+    { label: 'Resource', value: g => el('span', { class: 'mono muted xr-arn', title: g.GroupARN }, g.GroupARN.split(':').slice(5).join(':')) },
     { label: '', value: g => el('div', { class: 'xr-actions' },
       el('a', { href: `/ui/map?group=${encodeURIComponent(g.GroupName)}`, class: 'xr-maplink' }, 'Map'),
       rowActions('group', g.GroupName, () => openGroupForm(g), () => deleteGroup(g.GroupName))) },
