@@ -57,16 +57,13 @@ const ANY: &str = "/ui/api/{*rest}";
 /// The gateway's routes (mounted under the edge's bounds and the API-key layer, which is the
 /// UI credential).
 pub(crate) fn routes() -> Routes {
-    let mut r = Routes::new(PROTOCOL).post(ROOT, gateway);
-    for path in [ANY] {
-        r = r
-            .get(path, gateway)
-            .post(path, gateway)
-            .put(path, gateway)
-            .patch(path, gateway)
-            .delete(path, gateway);
-    }
-    r
+    Routes::new(PROTOCOL)
+        .post(ROOT, gateway)
+        .get(ANY, gateway)
+        .post(ANY, gateway)
+        .put(ANY, gateway)
+        .patch(ANY, gateway)
+        .delete(ANY, gateway)
 }
 
 /// What the gateway forwards to: the API router (state applied), and the Rollbar grant.
