@@ -59,6 +59,25 @@ pub struct ServerConfig {
     pub ui: ::ui::UiConfig,
 }
 
+impl ServerConfig {
+    /// Every listener on 127.0.0.1 port 0, no API keys, default limits, neither X-Ray nor
+    /// CloudWatch Logs, Rollbar in local mode: the base that tests and embedders change.
+    pub fn loopback() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        ServerConfig {
+            http_addr: any,
+            otlp_http_addr: any,
+            otlp_grpc_addr: any,
+            api_keys: ApiKeys::default(),
+            limits: Limits::default(),
+            xray: None,
+            cloudwatch_logs: None,
+            rollbar: rollbar::RollbarConfig::default(),
+            ui: ::ui::UiConfig::default(),
+        }
+    }
+}
+
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {

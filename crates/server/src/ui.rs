@@ -10,7 +10,6 @@
 //! secret made at start-up that never leaves the process (the gateway strips any such header
 //! a client sends).
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use axum::extract::Request;
@@ -30,15 +29,15 @@ pub const UI_GRANT_HEADER: &str = "x-waggle-ui-grant";
 /// The Rollbar project a UI request reads (a name; the first project when absent).
 pub const UI_PROJECT_HEADER: &str = "x-waggle-project";
 
-/// A per-process secret (hex), from the standard library's OS-seeded hasher keys.
+/// A per-process secret: 32 bytes from the OS, as hex.
 pub(crate) fn new_grant_secret() -> String {
-    let mut out = String::with_capacity(64);
-    for i in 0..4u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(i);
-        out.push_str(&format!("{:016x}", h.finish()));
+    let mut bytes = [0u8; 32];
+    // Without OS randomness there is no secret: the empty one is never honoured
+    // (`RollbarState::ui_grant`), so the UI reads Rollbar only in local mode.
+    if getrandom::fill(&mut bytes).is_err() {
+        return String::new();
     }
-    out
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Largest UI request body (our choice: the UI sends queries, rules and patches, all small;

@@ -16,7 +16,7 @@ use serde_json::{json, Value as Json};
 use store::{DuckStore, Store};
 use waggle_server::aws::AwsAuth;
 use waggle_server::cloudwatch_logs::LogsConfig;
-use waggle_server::{ApiKeys, Limits, Pipeline, Server, ServerConfig};
+use waggle_server::{Pipeline, Server, ServerConfig};
 
 struct Running {
     http: SocketAddr,
@@ -26,22 +26,14 @@ struct Running {
 
 async fn start(store: Arc<dyn Store>) -> Running {
     let (pipeline, _writer) = Pipeline::start(store.clone());
-    let any = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(
         ServerConfig {
-            http_addr: any,
-            otlp_http_addr: any,
-            otlp_grpc_addr: any,
-            api_keys: ApiKeys::default(),
-            limits: Limits::default(),
-            xray: None,
             cloudwatch_logs: Some(LogsConfig {
                 account_id: "123456789012".into(),
                 region: "us-east-1".into(),
                 auth: AwsAuth::default(),
             }),
-            ui: Default::default(),
-            rollbar: Default::default(),
+            ..ServerConfig::loopback()
         },
         store,
         pipeline,

@@ -34,18 +34,11 @@ struct Running {
 async fn start(api_keys: ApiKeys, limits: Limits) -> Running {
     let store: Arc<dyn Store> = Arc::new(DuckStore::open_in_memory().unwrap());
     let (pipeline, _writer) = Pipeline::start(store.clone());
-    let any = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(
         ServerConfig {
-            http_addr: any,
-            otlp_http_addr: any,
-            otlp_grpc_addr: any,
             api_keys,
             limits,
-            xray: None,
-            cloudwatch_logs: None,
-            ui: Default::default(),
-            rollbar: Default::default(),
+            ..ServerConfig::loopback()
         },
         store,
         pipeline,
@@ -511,9 +504,6 @@ async fn aws_listeners_share_the_bounds() {
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(
         ServerConfig {
-            http_addr: any,
-            otlp_http_addr: any,
-            otlp_grpc_addr: any,
             api_keys: keyed(),
             limits: short(Duration::from_secs(1), Duration::from_secs(1)),
             xray: Some(waggle_server::xray::XrayConfig {
@@ -527,8 +517,7 @@ async fn aws_listeners_share_the_bounds() {
                 region: "us-east-1".into(),
                 auth: AwsAuth::default(),
             }),
-            ui: Default::default(),
-            rollbar: Default::default(),
+            ..ServerConfig::loopback()
         },
         store,
         pipeline,

@@ -18,7 +18,7 @@ use prost::Message;
 use store::{
     DatasetColumn, DatasetInfo, DuckStore, InsertReport, MetaDoc, Rows, Store, StoreError,
 };
-use waggle_server::{ApiKeys, Limits, Pipeline, Server, ServerConfig};
+use waggle_server::{Pipeline, Server, ServerConfig};
 
 /// A store whose inserts wait while the gate is closed: the writer stays busy with the first
 /// group, so later requests find the queue full.
@@ -139,18 +139,9 @@ async fn a_full_queue_is_refused_with_each_protocols_retryable_answer() {
         inserting: AtomicUsize::new(0),
     });
     let (pipeline, _writer) = Pipeline::start_with_queue_limit(store.clone(), 10);
-    let any = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(
         ServerConfig {
-            http_addr: any,
-            otlp_http_addr: any,
-            otlp_grpc_addr: any,
-            api_keys: ApiKeys::default(),
-            limits: Limits::default(),
-            xray: None,
-            cloudwatch_logs: None,
-            ui: Default::default(),
-            rollbar: Default::default(),
+            ..ServerConfig::loopback()
         },
         store.clone(),
         pipeline,

@@ -17,7 +17,7 @@ use store::{
     DatasetColumn, DatasetInfo, DuckStore, InsertReport, MetaDoc, Rows, Store, StoreError,
 };
 use waggle_server::rollbar::RollbarConfig;
-use waggle_server::{ApiKeys, Limits, Pipeline, Server, ServerConfig};
+use waggle_server::{Pipeline, Server, ServerConfig};
 
 /// A DuckDB store whose inserts can be made to fail or to wait.
 struct TestStore {
@@ -108,21 +108,13 @@ struct Running {
 
 async fn start_on(store: Arc<TestStore>, tokens: &str, queue_events_max: usize) -> Running {
     let (pipeline, _writer) = Pipeline::start_with_queue_limit(store.clone(), queue_events_max);
-    let any = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(
         ServerConfig {
-            http_addr: any,
-            otlp_http_addr: any,
-            otlp_grpc_addr: any,
-            api_keys: ApiKeys::default(),
-            limits: Limits::default(),
-            xray: None,
-            cloudwatch_logs: None,
-            ui: Default::default(),
             rollbar: RollbarConfig {
                 projects: Arc::new(Projects::parse(tokens).unwrap()),
                 ..RollbarConfig::default()
             },
+            ..ServerConfig::loopback()
         },
         store.clone(),
         pipeline.clone(),

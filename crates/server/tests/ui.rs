@@ -12,7 +12,7 @@ use protocols::rollbar::Projects;
 use store::{DuckStore, Store};
 use waggle_server::aws::AwsAuth;
 use waggle_server::rollbar::RollbarConfig;
-use waggle_server::{ApiKeys, Limits, Pipeline, Server, ServerConfig, UiConfig};
+use waggle_server::{ApiKeys, Pipeline, Server, ServerConfig, UiConfig};
 
 const KEY: &str = "ui-test-key";
 
@@ -28,11 +28,7 @@ async fn start() -> (String, tokio::sync::oneshot::Sender<()>) {
     };
     let server = Server::bind(
         ServerConfig {
-            http_addr: any,
-            otlp_http_addr: any,
-            otlp_grpc_addr: any,
             api_keys: ApiKeys::new([KEY]).unwrap(),
-            limits: Limits::default(),
             xray: Some(waggle_server::xray::XrayConfig {
                 daemon_addr: any,
                 account_id: "123456789012".into(),
@@ -49,6 +45,7 @@ async fn start() -> (String, tokio::sync::oneshot::Sender<()>) {
                 projects: Arc::new(Projects::parse("web:tok-web:read,other:tok-other").unwrap()),
                 ..RollbarConfig::default()
             },
+            ..ServerConfig::loopback()
         },
         store,
         pipeline,

@@ -314,10 +314,14 @@ mod tests {
     }
 
     #[test]
-    fn every_page_module_is_embedded() {
+    fn every_page_has_its_module_and_stylesheet() {
         for p in PAGES {
-            let name = format!("js/{}.js", p.module);
-            assert!(asset_names().any(|n| n == name), "{name} missing");
+            for name in [
+                format!("js/{}.js", p.module),
+                format!("css/{}.css", p.module),
+            ] {
+                assert!(asset_names().any(|n| n == name), "{name} missing");
+            }
         }
     }
 
@@ -334,14 +338,6 @@ mod tests {
             "./x",
         ] {
             assert!(!safe_name(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn every_page_has_a_stylesheet() {
-        for p in PAGES {
-            let name = format!("css/{}.css", p.module);
-            assert!(asset_names().any(|n| n == name), "{name} missing");
         }
     }
 

@@ -70,7 +70,7 @@ pub fn run_with(args: ServeArgs, companion: Option<Companion>) -> Result<()> {
         .context("cannot start the async runtime")?;
     let (pipeline, writer) = Pipeline::start(store.clone());
     let result = runtime.block_on(async {
-        let server = Server::bind(
+        let mut server = Server::bind(
             ServerConfig {
                 http_addr: settings.http_addr,
                 otlp_http_addr: settings.otlp_http_addr,
@@ -109,7 +109,6 @@ pub fn run_with(args: ServeArgs, companion: Option<Companion>) -> Result<()> {
         )
         .await
         .context("cannot bind a listener (is another server using the port? use --http-addr and friends, or port 0)")?;
-        let mut server = server;
         let (ready, text) = announcement(&settings, &server);
         server.set_setup_text(text.clone());
         announce(&ready, &text, &settings, started);

@@ -165,7 +165,6 @@ pub async fn sigv4_layer(
 ) -> Response {
     let (mut parts, body) = req.into_parts();
     // Unsigned requests are served only in local mode (no credentials configured), on
-    // the paths that the official SDKs call unsigned.
     // the paths that the official SDKs call unsigned, and through the UI gateway, which
     // checked the UI credential (`crate::ui`).
     let allow_unsigned = edge.auth.credentials.is_none()

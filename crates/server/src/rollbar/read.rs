@@ -34,16 +34,18 @@ const MARKER_DOC_KIND: &str = "honeycomb.marker";
 type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 /// A request the token allows: its project, the token itself and the rate headers every
-/// answer carries.
+/// answer carries (none for the UI gateway, which has no token and no rate window).
 struct Granted {
     access: Access,
     token: String,
-    rate: RateHeaders,
+    rate: Option<RateHeaders>,
 }
 
 impl Granted {
     fn answer(&self, mut a: Answer) -> Response {
-        self.rate.apply(&mut a);
+        if let Some(rate) = &self.rate {
+            rate.apply(&mut a);
+        }
         respond(a)
     }
 }
@@ -86,7 +88,7 @@ fn grant(
     Ok(Granted {
         access,
         token,
-        rate,
+        rate: Some(rate),
     })
 }
 
@@ -98,7 +100,9 @@ impl RollbarState {
         let Some(presented) = header(headers, crate::ui::UI_GRANT_HEADER) else {
             return Ok(None);
         };
-        if !bool::from(presented.as_bytes().ct_eq(self.ui_secret.as_bytes())) {
+        if self.ui_secret.is_empty()
+            || !bool::from(presented.as_bytes().ct_eq(self.ui_secret.as_bytes()))
+        {
             return Ok(None);
         }
         let projects = self.config.projects.projects();
@@ -114,20 +118,8 @@ impl RollbarState {
                 limit: protocols::rollbar::tokens::RateLimit::default(),
             },
             token: String::new(),
-            rate: ui_rate(),
+            rate: None,
         }))
-    }
-}
-
-/// Rate headers for a UI request: a full window (the UI has none of its own).
-fn ui_rate() -> RateHeaders {
-    let limit = protocols::rollbar::tokens::RateLimit::default();
-    let now_s = crate::now_ns().div_euclid(1_000_000_000);
-    RateHeaders {
-        limit: limit.count,
-        remaining: limit.count,
-        reset_s: now_s + i64::from(limit.window_s),
-        remaining_seconds: i64::from(limit.window_s),
     }
 }
 
