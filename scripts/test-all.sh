@@ -54,10 +54,17 @@ else
 fi
 
 section "browser for the UI tests (Debian's chromium, playwright-core from npm)"
-if ! command -v chromium >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+# Only what is missing: a machine's own Node.js (e.g. NodeSource's, which bundles npm)
+# conflicts with Debian's npm package.
+UI_PKGS=""
+command -v chromium >/dev/null 2>&1 || UI_PKGS="$UI_PKGS chromium fonts-dejavu-core"
+command -v node >/dev/null 2>&1 || UI_PKGS="$UI_PKGS nodejs"
+command -v npm >/dev/null 2>&1 || UI_PKGS="$UI_PKGS npm"
+if [ -n "$UI_PKGS" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm fonts-dejavu-core >/dev/null
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $UI_PKGS >/dev/null
     else
         echo "chromium and node are missing: install the chromium, nodejs and npm packages" >&2
         exit 1
