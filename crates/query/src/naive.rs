@@ -5,12 +5,13 @@
 use std::cmp::Ordering;
 
 use model::schema::{COL_DURATION_MS, COL_NAME, COL_SERVICE};
-use model::{Event, SignalKind, Value};
+use model::{Event, SignalKind, SpanId, Value};
 
 use crate::derived::{ArithOp, Node, Typed};
 use crate::plan::{
     format_double, ColumnKind, ColumnRef, EventList, JsonRead, JsonStep, Operand, OrderTarget,
-    Plan, Predicate, TraceScope, DELIMITED_TOKEN_RE, HEATMAP_BUCKETS, TRACE_LOOKAROUND_NS,
+    Plan, Predicate, Relation, SpanAgg, TraceScope, DELIMITED_TOKEN_RE, HEATMAP_BUCKETS,
+    TRACE_LOOKAROUND_NS,
 };
 use crate::spec::CalcOp;
 use crate::Row;
@@ -415,6 +416,136 @@ pub fn matches(p: &Predicate, e: &Event, ctx: &Ctx<'_>) -> bool {
         Predicate::TraceDuration { op, ms } => trace_duration_ms(e, ctx)
             .and_then(|d| d.partial_cmp(ms))
             .is_some_and(|o| op.holds(o)),
+        Predicate::Related { relation, other } => related(*relation, other, e, ctx),
+        Predicate::SpanAggregate {
+            predicate,
+            agg,
+            operand,
+            group,
+            op,
+            value,
+        } => span_aggregate(predicate, *agg, operand.as_ref(), group, e, ctx)
+            .and_then(|v| order_values(&Value::Float(v), &Value::Float(*value)))
+            .is_some_and(|o| op.holds(o)),
+    }
+}
+
+/// [`Predicate::Related`] on `e`.
+fn related(relation: Relation, other: &Predicate, e: &Event, ctx: &Ctx<'_>) -> bool {
+    if e.kind != SignalKind::Span || e.trace_id.is_none() {
+        return false;
+    }
+    let spans: Vec<&Event> = trace_spans(e, ctx).collect();
+    let holds = |o: &Event| matches(other, o, ctx);
+    match relation {
+        Relation::Parent => e
+            .parent_id
+            .is_some_and(|p| spans.iter().any(|o| o.span_id == Some(p) && holds(o))),
+        Relation::Child => e
+            .span_id
+            .is_some_and(|id| spans.iter().any(|o| o.parent_id == Some(id) && holds(o))),
+        Relation::Sibling => e.parent_id.is_some_and(|p| {
+            spans
+                .iter()
+                .any(|o| o.parent_id == Some(p) && o.span_id != e.span_id && holds(o))
+        }),
+        // Follow the id links; each id is expanded once, so cycles end.
+        Relation::Ancestor | Relation::Descendant => {
+            let up = relation == Relation::Ancestor;
+            // Up: the ids of spans to look at next are parent ids; down: span ids whose
+            // children come next.
+            let mut next: Vec<SpanId> = if up { e.parent_id } else { e.span_id }
+                .into_iter()
+                .collect();
+            let mut seen: Vec<SpanId> = Vec::new();
+            while let Some(id) = next.pop() {
+                if seen.contains(&id) {
+                    continue;
+                }
+                seen.push(id);
+                for o in &spans {
+                    let (link, onward) = if up {
+                        (o.span_id, o.parent_id)
+                    } else {
+                        (o.parent_id, o.span_id)
+                    };
+                    if link != Some(id) {
+                        continue;
+                    }
+                    if holds(o) {
+                        return true;
+                    }
+                    next.extend(onward);
+                }
+            }
+            false
+        }
+    }
+}
+
+/// Group values equal, missing equal to missing (SQL `IS NOT DISTINCT FROM`).
+fn same_key(a: &Option<Value>, b: &Option<Value>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => eq_values(x, y),
+        _ => false,
+    }
+}
+
+/// [`Predicate::SpanAggregate`]'s aggregate for `e` (None: no span counted or no value).
+pub fn span_aggregate(
+    predicate: &Predicate,
+    agg: SpanAgg,
+    operand: Option<&Operand>,
+    group: &[ColumnRef],
+    e: &Event,
+    ctx: &Ctx<'_>,
+) -> Option<f64> {
+    let keys: Vec<Option<Value>> = group.iter().map(|c| column_value(c, e)).collect();
+    let mut spans = 0u64;
+    let mut values = 0u64;
+    let mut sum = 0.0;
+    let mut best: Option<f64> = None;
+    for s in trace_spans(e, ctx) {
+        if !matches(predicate, s, ctx)
+            || !group
+                .iter()
+                .zip(&keys)
+                .all(|(c, k)| same_key(&column_value(c, s), k))
+        {
+            continue;
+        }
+        spans += 1;
+        let Some(v) = operand.and_then(|o| double_value(o, s)) else {
+            continue;
+        };
+        values += 1;
+        sum += v;
+        let want = if agg == SpanAgg::Min {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
+        best = match best {
+            Some(b) if order_values(&Value::Float(v), &Value::Float(b)) != Some(want) => Some(b),
+            _ => Some(v),
+        };
+    }
+    match agg {
+        SpanAgg::Count => (spans > 0).then_some(spans as f64),
+        SpanAgg::Sum => (values > 0).then_some(sum),
+        SpanAgg::Avg => (values > 0).then(|| sum / values as f64),
+        SpanAgg::Min | SpanAgg::Max => best,
+    }
+}
+
+/// An operand as a double the way the store's `TRY_CAST(… AS DOUBLE)` reads it.
+fn double_value(o: &Operand, e: &Event) -> Option<f64> {
+    match operand_value(o, e)? {
+        Value::Float(f) => Some(f),
+        Value::Int(i) => Some(i as f64),
+        Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+        Value::Str(s) => parse_double(&s),
     }
 }
 
@@ -1055,6 +1186,111 @@ mod tests {
             predicate: route("/b"),
         };
         assert!(matches(&any, &evs[0], &ctx));
+    }
+
+    #[test]
+    fn related_spans_and_span_aggregates() {
+        use crate::plan::CmpOp;
+        let tid = TraceId::parse("0af7651916cd43dd8448eb211c80319c").unwrap();
+        let span = |id: u64, parent: Option<u64>, route: &str, code: i64| {
+            let mut e = ev(10, route, code, 1.0, 1);
+            e.trace_id = Some(tid);
+            e.span_id = Some(SpanId::from_u64(id));
+            e.parent_id = parent.map(SpanId::from_u64);
+            e
+        };
+        // 1 → 2 → 3, and 5 ↔ 6 (a cycle, bad data); 7 is a second span with id 3 (a
+        // duplicate id) under 1; a log event carries span 2's ids.
+        let mut log = span(2, Some(1), "/log", 0);
+        log.kind = SignalKind::Log;
+        let evs = vec![
+            span(1, None, "/a", 200),
+            span(2, Some(1), "/b", 500),
+            span(3, Some(2), "/c", 200),
+            span(5, Some(6), "/x", 200),
+            span(6, Some(5), "/y", 200),
+            span(3, Some(1), "/dup", 404),
+            log,
+        ];
+        let ctx = Ctx {
+            events: &evs,
+            start_ns: 0,
+            end_ns: 100 * NS_PER_S,
+        };
+        let route = |r: &str| {
+            Box::new(crate::plan::compare(
+                &crate::plan::resolve_column("route", &catalog(), &mut Vec::new()),
+                CmpOp::Eq,
+                &Value::Str(r.into()),
+            ))
+        };
+        let rel = |relation, r: &str| Predicate::Related {
+            relation,
+            other: route(r),
+        };
+        let on = |p: &Predicate| -> Vec<usize> {
+            (0..evs.len())
+                .filter(|&i| matches(p, &evs[i], &ctx))
+                .collect()
+        };
+        assert_eq!(on(&rel(Relation::Parent, "/a")), vec![1, 5]);
+        assert_eq!(on(&rel(Relation::Child, "/c")), vec![1]);
+        // Links follow ids: `/c` reaches `/a` through span 2; the duplicate id 3 gives `/c`
+        // no children of `/dup`'s and `/dup` no parent of `/c`'s.
+        assert_eq!(on(&rel(Relation::Ancestor, "/a")), vec![1, 2, 5]);
+        assert_eq!(on(&rel(Relation::Descendant, "/c")), vec![0, 1]);
+        assert_eq!(on(&rel(Relation::Descendant, "/dup")), vec![0]);
+        // Siblings share a parent id and have another span id.
+        assert_eq!(on(&rel(Relation::Sibling, "/dup")), vec![1]);
+        assert_eq!(on(&rel(Relation::Sibling, "/b")), vec![5]);
+        // In a cycle each span is an ancestor and a descendant of each, itself included.
+        assert_eq!(on(&rel(Relation::Ancestor, "/x")), vec![3, 4]);
+        assert_eq!(on(&rel(Relation::Descendant, "/y")), vec![3, 4]);
+
+        let agg = |agg, op, value, group: Vec<ColumnRef>| Predicate::SpanAggregate {
+            predicate: Box::new(Predicate::True),
+            agg,
+            operand: Some(Operand::Column(crate::plan::resolve_column(
+                "code",
+                &catalog(),
+                &mut Vec::new(),
+            ))),
+            group,
+            op,
+            value,
+        };
+        // Six spans (the log does not count), codes 200 ×4, 500, 404.
+        assert_eq!(on(&agg(SpanAgg::Count, CmpOp::Eq, 6.0, vec![])).len(), 7);
+        assert!(on(&agg(SpanAgg::Sum, CmpOp::Eq, 1704.0, vec![])).contains(&0));
+        assert!(on(&agg(SpanAgg::Max, CmpOp::Eq, 500.0, vec![])).contains(&0));
+        assert!(on(&agg(SpanAgg::Min, CmpOp::Eq, 200.0, vec![])).contains(&0));
+        assert!(on(&agg(SpanAgg::Avg, CmpOp::Eq, 284.0, vec![])).contains(&0));
+        // Grouped by route each group has one span; by a missing column all are one group.
+        let by_route = vec![crate::plan::resolve_column(
+            "route",
+            &catalog(),
+            &mut Vec::new(),
+        )];
+        assert_eq!(
+            on(&agg(SpanAgg::Count, CmpOp::Gt, 1.0, by_route)),
+            vec![] as Vec<usize>
+        );
+        let nope = vec![crate::plan::resolve_column(
+            "nope",
+            &catalog(),
+            &mut Vec::new(),
+        )];
+        assert_eq!(on(&agg(SpanAgg::Count, CmpOp::Eq, 6.0, nope)).len(), 7);
+        // No span counted: false, whatever the comparison.
+        let none = Predicate::SpanAggregate {
+            predicate: Box::new(Predicate::False),
+            agg: SpanAgg::Count,
+            operand: None,
+            group: Vec::new(),
+            op: CmpOp::Lt,
+            value: 1.0,
+        };
+        assert!(on(&none).is_empty());
     }
 
     /// Evaluates `expr` as a derived column on `e` (catalog: route string, code int).

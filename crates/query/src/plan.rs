@@ -280,9 +280,112 @@ pub enum Predicate {
         op: CmpOp,
         ms: f64,
     },
+    /// The event is a span (`SignalKind::Span`, with a trace id) and some span `O` of its
+    /// trace satisfies `other` and stands in `relation` to it. `O` is looked for like
+    /// [`Predicate::Trace`]'s spans (spans only, query window ± [`TRACE_LOOKAROUND_NS`]);
+    /// relations follow ids, so they hold for every span with the id in question:
+    /// - `Parent`: `O.__span_id` = the span's `__parent_id`; `Child`: `O.__parent_id` = the
+    ///   span's `__span_id`.
+    /// - `Ancestor`: a chain of parent links from the span reaches `O`: `S.__parent_id` =
+    ///   `X₁.__span_id`, `X₁.__parent_id` = `X₂.__span_id`, …, `Xₖ` = `O` (k ≥ 1; every `Xᵢ`
+    ///   a span found like `O`). `Descendant`: the same chain from `O` up to the span.
+    ///   Unbounded depth; in a cycle of parent links (bad data) every span of the cycle is an
+    ///   ancestor of each, itself included, and evaluation still terminates.
+    /// - `Sibling`: `O.__parent_id` = the span's `__parent_id` (not null) and `O.__span_id` is
+    ///   distinct from the span's (so a span is never its own sibling).
+    Related {
+        relation: Relation,
+        other: Box<Predicate>,
+    },
+    /// An aggregate over spans of the event's trace compares with `value` by `op`. The spans:
+    /// those found like [`Predicate::Trace`]'s (spans only, query window ±
+    /// [`TRACE_LOOKAROUND_NS`]) that satisfy `predicate` and, when `group` is not empty,
+    /// whose `group` columns equal the event's (missing equals missing, like `IS NOT DISTINCT
+    /// FROM`). `Count` counts them; the others read `operand` as a double on each (strings
+    /// parsed like `TRY_CAST`, booleans 1/0) and skip spans where it is missing; `Avg` =
+    /// sum / number of values. Unweighted (sample rates are not applied). False when no span
+    /// is counted or no value read (TraceQL: an empty spanset is no result), and for events
+    /// without a trace id. Doubles compare in the store's total order (NaN above every
+    /// number, equal to itself).
+    SpanAggregate {
+        predicate: Box<Predicate>,
+        agg: SpanAgg,
+        /// What `Sum`, `Avg`, `Min` and `Max` read (unused by `Count`; None: nothing, so
+        /// they are false).
+        operand: Option<Operand>,
+        group: Vec<ColumnRef>,
+        op: CmpOp,
+        value: f64,
+    },
+}
+
+/// How the span [`Predicate::Related`] looks for stands to the span it is evaluated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Relation {
+    /// The other span is this span's parent.
+    Parent,
+    /// The other span is a child of this span.
+    Child,
+    /// The other span is an ancestor (parent, grandparent, …) of this span.
+    Ancestor,
+    /// The other span is a descendant (child, grandchild, …) of this span.
+    Descendant,
+    /// The other span has the same parent.
+    Sibling,
+}
+
+impl Relation {
+    /// The relation seen from the other span (`Parent` ↔ `Child`, `Ancestor` ↔
+    /// `Descendant`; `Sibling` is its own inverse).
+    pub fn inverse(self) -> Relation {
+        match self {
+            Relation::Parent => Relation::Child,
+            Relation::Child => Relation::Parent,
+            Relation::Ancestor => Relation::Descendant,
+            Relation::Descendant => Relation::Ancestor,
+            Relation::Sibling => Relation::Sibling,
+        }
+    }
+}
+
+/// What [`Predicate::SpanAggregate`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpanAgg {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
 }
 
 impl Predicate {
+    /// How many nodes the predicate tree has (every variant counts one, plus its nested
+    /// predicates). Compilers bound this, since a condition may be cloned into several
+    /// places of a larger one.
+    pub fn node_count(&self) -> usize {
+        1 + match self {
+            Predicate::And(ps) | Predicate::Or(ps) => ps.iter().map(Predicate::node_count).sum(),
+            Predicate::Not(p)
+            | Predicate::Trace { predicate: p, .. }
+            | Predicate::Related { other: p, .. }
+            | Predicate::SpanAggregate { predicate: p, .. } => p.node_count(),
+            Predicate::Edge { parent, child } => parent.node_count() + child.node_count(),
+            Predicate::True
+            | Predicate::False
+            | Predicate::Compare { .. }
+            | Predicate::Exists(_)
+            | Predicate::StartsWith(..)
+            | Predicate::EndsWith(..)
+            | Predicate::Contains(..)
+            | Predicate::Regex(..)
+            | Predicate::In(..)
+            | Predicate::TraceIdIs(_)
+            | Predicate::SpanIdIs { .. }
+            | Predicate::KindIn(_)
+            | Predicate::TraceDuration { .. } => 0,
+        }
+    }
+
     /// And of `parts`, simplified.
     pub fn and(parts: Vec<Predicate>) -> Predicate {
         let mut out = Vec::new();

@@ -33,8 +33,8 @@ use model::SignalKind;
 use crate::derived::{ArithOp, Node, Ty, Typed};
 use crate::dialect::Dialect;
 use crate::plan::{
-    CmpOp, ColumnKind, ColumnRef, EventList, Operand, OrderTarget, Plan, Predicate, TraceScope,
-    DELIMITED_TOKEN_RE, HEATMAP_BUCKETS, TRACE_LOOKAROUND_NS,
+    CmpOp, ColumnKind, ColumnRef, EventList, Operand, OrderTarget, Plan, Predicate, Relation,
+    SpanAgg, TraceScope, DELIMITED_TOKEN_RE, HEATMAP_BUCKETS, TRACE_LOOKAROUND_NS,
 };
 use crate::spec::CalcOp;
 
@@ -471,7 +471,163 @@ impl<'a> Renderer<'a> {
                     d.double(*ms)
                 )
             }
+            Predicate::Related { relation, other } => self.related(*relation, other, alias),
+            Predicate::SpanAggregate {
+                predicate,
+                agg,
+                operand,
+                group,
+                op,
+                value,
+            } => {
+                let t = self.next_alias();
+                let v = match operand {
+                    Some(o) => d.try_to_double(&self.operand(o, &t)),
+                    None => d.null_of(Some(ColumnType::Float)),
+                };
+                let a = match agg {
+                    SpanAgg::Count => d.to_double("NULLIF(COUNT(*), 0)"),
+                    SpanAgg::Sum => format!("SUM({v})"),
+                    SpanAgg::Avg => format!("SUM({v}) / {}", d.to_double(&format!("COUNT({v})"))),
+                    SpanAgg::Min => format!("MIN({v})"),
+                    SpanAgg::Max => format!("MAX({v})"),
+                };
+                let mut conds = vec![
+                    self.same_trace_span(&t, alias),
+                    self.predicate(predicate, &t),
+                ];
+                for c in group {
+                    conds.push(d.not_distinct(&self.column(c, &t), &self.column(c, alias)));
+                }
+                format!(
+                    "(SELECT {a} FROM {} AS {} WHERE {}) {} {}",
+                    d.ident(EVENTS_TABLE),
+                    d.ident(&t),
+                    conds.join(" AND "),
+                    op.sql(),
+                    d.double(*value)
+                )
+            }
         }
+    }
+
+    /// [`Predicate::Related`] on row `alias`. Parent, child and sibling are one correlated
+    /// `EXISTS`; ancestor and descendant test the row's id against a closure computed by an
+    /// uncorrelated recursive CTE ([`Renderer::closure`]), so the engine needs no correlated
+    /// recursion.
+    fn related(&self, relation: Relation, other: &Predicate, alias: &str) -> String {
+        let d = self.d;
+        let is_span = format!(
+            "{} = {}",
+            self.qcol(alias, COL_KIND),
+            d.int(SignalKind::Span as u8 as i64)
+        );
+        let test = match relation {
+            Relation::Parent | Relation::Child | Relation::Sibling => {
+                let o = self.next_alias();
+                let link = match relation {
+                    Relation::Parent => format!(
+                        "{} = {}",
+                        self.qcol(&o, COL_SPAN_ID),
+                        self.qcol(alias, COL_PARENT_ID)
+                    ),
+                    Relation::Child => format!(
+                        "{} = {}",
+                        self.qcol(&o, COL_PARENT_ID),
+                        self.qcol(alias, COL_SPAN_ID)
+                    ),
+                    _ => format!(
+                        "{} = {} AND NOT ({})",
+                        self.qcol(&o, COL_PARENT_ID),
+                        self.qcol(alias, COL_PARENT_ID),
+                        d.not_distinct(&self.qcol(&o, COL_SPAN_ID), &self.qcol(alias, COL_SPAN_ID))
+                    ),
+                };
+                format!(
+                    "EXISTS (SELECT 1 FROM {} AS {} WHERE {} AND {link} AND {})",
+                    d.ident(EVENTS_TABLE),
+                    d.ident(&o),
+                    self.same_trace_span(&o, alias),
+                    self.predicate(other, &o)
+                )
+            }
+            Relation::Ancestor | Relation::Descendant => {
+                let up = relation == Relation::Descendant;
+                let x = self.next_alias();
+                // Ancestor: the ids of the other spans and of all their descendants; the row
+                // has such an ancestor when its parent id is one. Descendant: the parent ids
+                // of the other spans and of all their ancestors; the row has such a
+                // descendant when its span id is one.
+                let own = if up { COL_SPAN_ID } else { COL_PARENT_ID };
+                format!(
+                    "EXISTS (SELECT 1 FROM ({}) AS {} WHERE {}.{} = {} AND {}.{} = {} AND {}.{} = {})",
+                    self.closure(other, up),
+                    d.ident(&x),
+                    d.ident(&x),
+                    d.ident("hi"),
+                    self.qcol(alias, COL_TRACE_HI),
+                    d.ident(&x),
+                    d.ident("lo"),
+                    self.qcol(alias, COL_TRACE_LO),
+                    d.ident(&x),
+                    d.ident("id"),
+                    self.qcol(alias, own)
+                )
+            }
+        };
+        format!("({is_span} AND {test})")
+    }
+
+    /// An uncorrelated query of rows `(hi, lo, id)`: trace id halves and span ids reached
+    /// from the spans satisfying `other` (spans of the widened window only). Downward
+    /// (`up` false): their `__span_id`s, then the `__span_id`s of spans whose `__parent_id`
+    /// is one already reached. Upward: their `__parent_id`s, then the `__parent_id`s of spans
+    /// whose `__span_id` is one already reached. `UNION` drops rows already reached, so the
+    /// recursion ends on any data (at most one row per id of the window), cycles included.
+    fn closure(&self, other: &Predicate, up: bool) -> String {
+        let d = self.d;
+        let c = self.next_alias();
+        let o = self.next_alias();
+        let e = self.next_alias();
+        let (from, to) = if up {
+            (COL_SPAN_ID, COL_PARENT_ID)
+        } else {
+            (COL_PARENT_ID, COL_SPAN_ID)
+        };
+        let (hi, lo, id) = (d.ident("hi"), d.ident("lo"), d.ident("id"));
+        let cq = d.ident(&c);
+        format!(
+            "WITH RECURSIVE {cq}({hi}, {lo}, {id}) AS (SELECT {}, {}, {} FROM {} AS {} WHERE {} AND {} UNION SELECT {}, {}, {} FROM {cq} JOIN {} AS {} ON {} = {cq}.{hi} AND {} = {cq}.{lo} AND {} = {cq}.{id} WHERE {}) SELECT {hi}, {lo}, {id} FROM {cq}",
+            self.qcol(&o, COL_TRACE_HI),
+            self.qcol(&o, COL_TRACE_LO),
+            self.qcol(&o, to),
+            d.ident(EVENTS_TABLE),
+            d.ident(&o),
+            self.window_span(&o),
+            self.predicate(other, &o),
+            self.qcol(&e, COL_TRACE_HI),
+            self.qcol(&e, COL_TRACE_LO),
+            self.qcol(&e, to),
+            d.ident(EVENTS_TABLE),
+            d.ident(&e),
+            self.qcol(&e, COL_TRACE_HI),
+            self.qcol(&e, COL_TRACE_LO),
+            self.qcol(&e, from),
+            self.window_span(&e),
+        )
+    }
+
+    /// Row `t` is a span inside the widened window ([`TRACE_LOOKAROUND_NS`]).
+    fn window_span(&self, t: &str) -> String {
+        let time = self.qcol(t, COL_TIME_NS);
+        format!(
+            "{} = {} AND {time} >= {} AND {time} < {}",
+            self.qcol(t, COL_KIND),
+            self.d.int(SignalKind::Span as u8 as i64),
+            self.d
+                .int(self.start_ns.saturating_sub(TRACE_LOOKAROUND_NS)),
+            self.d.int(self.end_ns.saturating_add(TRACE_LOOKAROUND_NS)),
+        )
     }
 
     /// Row `t` is a span of row `alias`'s trace inside the widened window
@@ -1052,4 +1208,164 @@ fn heatmap_bounds(r: &Renderer<'_>, plan: &Plan, lay: &Layout) -> Vec<(String, S
 /// Renders a comparison of an aggregate result (used by havings elsewhere).
 pub fn cmp_sql(op: CmpOp) -> &'static str {
     op.sql()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::dialect::DuckDb;
+    use model::Value;
+
+    fn col(name: &str, ty: ColumnType) -> ColumnRef {
+        ColumnRef {
+            name: name.into(),
+            kind: ColumnKind::Stored(ty),
+        }
+    }
+
+    fn render(p: &Predicate) -> String {
+        Renderer::new(&DuckDb, 3_600_000_000_000, 7_200_000_000_000).predicate(p, EVENT_ALIAS)
+    }
+
+    fn balanced(sql: &str) -> bool {
+        let mut depth = 0i64;
+        for c in sql.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            if depth < 0 {
+                return false;
+            }
+        }
+        depth == 0
+    }
+
+    fn is_get() -> Box<Predicate> {
+        Box::new(Predicate::Compare {
+            lhs: Operand::Column(col("http.method", ColumnType::String)),
+            op: CmpOp::Eq,
+            value: Value::Str("GET".into()),
+        })
+    }
+
+    #[test]
+    fn direct_relations_are_correlated_exists() {
+        let sql = render(&Predicate::Related {
+            relation: Relation::Parent,
+            other: is_get(),
+        });
+        assert_eq!(
+            sql,
+            "(\"e\".\"__kind\" = 0 AND EXISTS (SELECT 1 FROM \"events\" AS \"t1\" WHERE \"t1\".\"__trace_hi\" = \"e\".\"__trace_hi\" AND \"t1\".\"__trace_lo\" = \"e\".\"__trace_lo\" AND \"t1\".\"__kind\" = 0 AND \"t1\".\"__time_ns\" >= 0 AND \"t1\".\"__time_ns\" < 10800000000000 AND \"t1\".\"__span_id\" = \"e\".\"__parent_id\" AND \"t1\".\"http.method\" = 'GET'))"
+        );
+        let sql = render(&Predicate::Related {
+            relation: Relation::Sibling,
+            other: is_get(),
+        });
+        assert!(
+            sql.contains("\"t1\".\"__parent_id\" = \"e\".\"__parent_id\" AND NOT (\"t1\".\"__span_id\" IS NOT DISTINCT FROM \"e\".\"__span_id\")"),
+            "{sql}"
+        );
+        let sql = render(&Predicate::Related {
+            relation: Relation::Child,
+            other: is_get(),
+        });
+        assert!(
+            sql.contains("\"t1\".\"__parent_id\" = \"e\".\"__span_id\""),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn transitive_relations_test_ids_against_an_uncorrelated_closure() {
+        let sql = render(&Predicate::Related {
+            relation: Relation::Ancestor,
+            other: is_get(),
+        });
+        assert_eq!(
+            sql,
+            "(\"e\".\"__kind\" = 0 AND EXISTS (SELECT 1 FROM (WITH RECURSIVE \"t2\"(\"hi\", \"lo\", \"id\") AS (SELECT \"t3\".\"__trace_hi\", \"t3\".\"__trace_lo\", \"t3\".\"__span_id\" FROM \"events\" AS \"t3\" WHERE \"t3\".\"__kind\" = 0 AND \"t3\".\"__time_ns\" >= 0 AND \"t3\".\"__time_ns\" < 10800000000000 AND \"t3\".\"http.method\" = 'GET' UNION SELECT \"t4\".\"__trace_hi\", \"t4\".\"__trace_lo\", \"t4\".\"__span_id\" FROM \"t2\" JOIN \"events\" AS \"t4\" ON \"t4\".\"__trace_hi\" = \"t2\".\"hi\" AND \"t4\".\"__trace_lo\" = \"t2\".\"lo\" AND \"t4\".\"__parent_id\" = \"t2\".\"id\" WHERE \"t4\".\"__kind\" = 0 AND \"t4\".\"__time_ns\" >= 0 AND \"t4\".\"__time_ns\" < 10800000000000) SELECT \"hi\", \"lo\", \"id\" FROM \"t2\") AS \"t1\" WHERE \"t1\".\"hi\" = \"e\".\"__trace_hi\" AND \"t1\".\"lo\" = \"e\".\"__trace_lo\" AND \"t1\".\"id\" = \"e\".\"__parent_id\"))"
+        );
+        // Descendant walks up: parent ids, matched against the row's span id.
+        let sql = render(&Predicate::Related {
+            relation: Relation::Descendant,
+            other: is_get(),
+        });
+        assert!(
+            sql.contains(
+                "SELECT \"t3\".\"__trace_hi\", \"t3\".\"__trace_lo\", \"t3\".\"__parent_id\" FROM"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("AND \"t4\".\"__span_id\" = \"t2\".\"id\""),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("\"t1\".\"id\" = \"e\".\"__span_id\"))"),
+            "{sql}"
+        );
+        // Nested relations get their own names.
+        let nested = Predicate::Related {
+            relation: Relation::Ancestor,
+            other: Box::new(Predicate::Related {
+                relation: Relation::Descendant,
+                other: is_get(),
+            }),
+        };
+        let sql = render(&nested);
+        assert!(balanced(&sql), "{sql}");
+        assert_eq!(sql.matches("WITH RECURSIVE").count(), 2, "{sql}");
+        assert!(sql.contains("WITH RECURSIVE \"t6\""), "{sql}");
+    }
+
+    #[test]
+    fn span_aggregates_are_scalar_subqueries() {
+        let evil = col("a\"; DROP TABLE events; --", ColumnType::String);
+        let p = Predicate::SpanAggregate {
+            predicate: is_get(),
+            agg: SpanAgg::Avg,
+            operand: Some(Operand::Column(col("duration_ms", ColumnType::Float))),
+            group: vec![evil],
+            op: CmpOp::Gt,
+            value: 20.0,
+        };
+        assert_eq!(
+            render(&p),
+            "(SELECT SUM(TRY_CAST(\"t1\".\"duration_ms\" AS DOUBLE)) / CAST(COUNT(TRY_CAST(\"t1\".\"duration_ms\" AS DOUBLE)) AS DOUBLE) FROM \"events\" AS \"t1\" WHERE \"t1\".\"__trace_hi\" = \"e\".\"__trace_hi\" AND \"t1\".\"__trace_lo\" = \"e\".\"__trace_lo\" AND \"t1\".\"__kind\" = 0 AND \"t1\".\"__time_ns\" >= 0 AND \"t1\".\"__time_ns\" < 10800000000000 AND \"t1\".\"http.method\" = 'GET' AND \"t1\".\"a\"\"; DROP TABLE events; --\" IS NOT DISTINCT FROM \"e\".\"a\"\"; DROP TABLE events; --\") > CAST(20.0 AS DOUBLE)"
+        );
+        let count = Predicate::SpanAggregate {
+            predicate: Box::new(Predicate::True),
+            agg: SpanAgg::Count,
+            operand: None,
+            group: Vec::new(),
+            op: CmpOp::Le,
+            value: 3.0,
+        };
+        assert!(render(&count).starts_with("(SELECT CAST(NULLIF(COUNT(*), 0) AS DOUBLE) FROM"));
+        for (agg, f) in [
+            (SpanAgg::Sum, "SUM("),
+            (SpanAgg::Min, "MIN("),
+            (SpanAgg::Max, "MAX("),
+        ] {
+            let p = Predicate::SpanAggregate {
+                predicate: Box::new(Predicate::True),
+                agg,
+                operand: Some(Operand::AsDouble(col("n", ColumnType::Integer))),
+                group: Vec::new(),
+                op: CmpOp::Eq,
+                value: 1.0,
+            };
+            let sql = render(&p);
+            assert!(
+                sql.starts_with(&format!(
+                    "(SELECT {f}TRY_CAST(CAST(\"t1\".\"n\" AS DOUBLE) AS DOUBLE))"
+                )),
+                "{sql}"
+            );
+        }
+    }
 }

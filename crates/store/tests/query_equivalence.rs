@@ -1,7 +1,8 @@
 //! The SQL path (waggle-query plan → DuckDB SQL → DuckStore) against the naive in-memory
 //! evaluator (`query::naive`) on random events and random Honeycomb specs covering
-//! every calculation, filter operator, breakdown, having and order. Also runs the BubbleUp,
-//! Tempo and injection SQL against a real DuckDB.
+//! every calculation, filter operator, breakdown, having and order, and on random TraceQL
+//! searches (span relations, per-trace aggregates). Also runs the BubbleUp, Tempo and
+//! injection SQL against a real DuckDB.
 
 use model::{Event, SignalKind, SpanId, TraceId, Value};
 use proptest::prelude::*;
@@ -11,6 +12,7 @@ use query::plan::{resolve_column, Plan, PlanContext, NS_PER_S};
 use query::spec::{CalcOp, FilterOp, QuerySpec};
 use query::sql::{render_series, render_totals};
 use query::tempo::{self, TraceSearch};
+use query::traceql;
 use query::{DuckDb, Row};
 use serde_json::json;
 use waggle_store::{DuckStore, Store};
@@ -512,6 +514,105 @@ proptest! {
             "series differ\nspec {}\nsql {}\ngot  {:?}\nwant {:?}",
             spec_json, series.sql, got, want
         );
+    }
+}
+
+/// TraceQL span filters over the random events' fields (`s`, `i`, `f`, `b`, name, service,
+/// duration).
+const TRACEQL_FILTERS: [&str; 9] = [
+    "{ }",
+    "{ .i > 0 }",
+    "{ .i = 3 }",
+    "{ .s = \"a\" }",
+    "{ name = \"GET\" }",
+    "{ .b }",
+    "{ duration > 10ms }",
+    "{ .f = nil }",
+    "{ resource.service.name = \"svc1\" }",
+];
+
+/// Every TraceQL spanset operator (structural ones through `Predicate::Related`).
+const TRACEQL_OPS: [&str; 17] = [
+    "&&", "||", ">", "<", ">>", "<<", "~", "!>", "!<", "!>>", "!<<", "!~", "&>", "&<", "&>>",
+    "&<<", "&~",
+];
+
+/// Aggregate stages (`Predicate::SpanAggregate`), run after an optional `by()`.
+const TRACEQL_AGGREGATES: [&str; 8] = [
+    "count() > 1",
+    "count() = 2",
+    "sum(.i) >= 3",
+    "avg(duration) > 10ms",
+    "min(.f) < 0",
+    "max(.i) = 200",
+    "avg(.f) <= 2.5",
+    "max(duration * 2) > 40ms",
+];
+
+/// A random TraceQL search: `(a) op (b)`, sometimes `((a) op (b)) op (c)`, then maybe
+/// `by()`, then maybe an aggregate.
+fn arb_traceql() -> impl Strategy<Value = String> {
+    let filter = || prop::sample::select(TRACEQL_FILTERS.to_vec());
+    let op = || prop::sample::select(TRACEQL_OPS.to_vec());
+    (
+        (filter(), op(), filter()),
+        prop::option::of((op(), filter())),
+        prop::option::of(prop::sample::select(vec!["by(.s)", "by(name)"])),
+        prop::option::of(prop::sample::select(TRACEQL_AGGREGATES.to_vec())),
+    )
+        .prop_map(|((a, op1, b), more, by, agg)| {
+            let mut q = format!("({a}) {op1} ({b})");
+            if let Some((op2, c)) = more {
+                q = format!("({q}) {op2} ({c})");
+            }
+            for stage in [by, agg].into_iter().flatten() {
+                q.push_str(" | ");
+                q.push_str(stage);
+            }
+            q
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// TraceQL's span relations and per-trace aggregates: the matched spans (`Search::spans`,
+    /// counted per trace and span id) and the matched traces (`Search::trace`) by SQL equal
+    /// the naive evaluator's, on random events whose parent links may be missing, dangling,
+    /// duplicated or cyclic.
+    #[test]
+    fn traceql_relations_and_aggregates_match_naive(
+        events in prop::collection::vec(arb_event(), 0..40),
+        q in arb_traceql(),
+    ) {
+        let store = DuckStore::open_in_memory().expect("open");
+        store.insert(&events).expect("insert");
+        let catalog = store.catalog();
+        let search = traceql::compile_str(&q, &traceql::CompileContext { catalog: &catalog })
+            .map_err(|e| TestCaseError::fail(format!("{q}: {e}")))?;
+        for (breakdowns, predicate) in [
+            (json!(["trace.trace_id", "trace.span_id"]), &search.spans),
+            (json!(["trace.trace_id"]), &search.trace),
+        ] {
+            let spec = QuerySpec::from_json(&json!({
+                "breakdowns": breakdowns,
+                "start_time": START_S,
+                "end_time": START_S + RANGE_S,
+            }))
+            .expect("spec");
+            let mut plan = plan_for(&spec, "__all__", &store);
+            plan.predicate = predicate.clone();
+            let totals = render_totals(&plan, &DuckDb);
+            let got = store.run_sql(&totals.sql).map_err(|e| {
+                TestCaseError::fail(format!("{e:?}\n{q}\n{}", totals.sql))
+            })?;
+            let want = naive::run_totals(&plan, &events);
+            prop_assert!(
+                same_rows(&got, &want),
+                "{q}\nsql {}\ngot  {:?}\nwant {:?}",
+                totals.sql, got, want
+            );
+        }
     }
 }
 

@@ -14,12 +14,43 @@
 //! in nanoseconds, and strings or booleans inside arithmetic as null, so the comparison is
 //! false (Tempo: operands of mismatched types compare false). `^` on fields is unsupported.
 //!
-//! Structural operators: the plan relates spans only through [`Predicate::Edge`] (some
-//! span satisfies `child` and its parent span satisfies `parent`), so `>`, `<`, `&>` and `&<`
-//! compile exactly at trace level; the spans they report are a superset (the right side's
-//! spans in a trace with such an edge, not only those on an edge), flagged by
-//! [`Search::spans_exact`]. Descendant, ancestor, sibling and the negated forms are
-//! [`Error::Unsupported`]: they need a relation the plan cannot express yet.
+//! Structural operators compile exactly to [`Predicate::Related`]. Their meaning, from
+//! Tempo's docs ("Construct a TraceQL query" › "Combine spansets using operators": they
+//! "ALWAYS return matches from the right side"; the union forms "return spans that match on
+//! both sides") and checked against its engine (`pkg/traceql/ast_execute.go`, the
+//! `DescendantOf` / `ChildOf` / `SiblingOf` of its block formats), for `{A} op {B}` with both
+//! sides read from the same input spans:
+//! - `{A} > {B}`: B spans whose parent is an A span, `member_B ∧ Related{Parent, member_A}`;
+//!   `<`: B spans that are the parent of an A span (`Related{Child, …}`); `>>`: B spans that
+//!   descend from an A span (`Related{Ancestor, …}`); `<<`: B spans that are an ancestor of
+//!   an A span (`Related{Descendant, …}`); `~`: B spans with a sibling among the A spans
+//!   (`Related{Sibling, …}`).
+//! - `!>`, `!<`, `!>>`, `!<<`, `!~` (experimental in Tempo): B spans for which the relation
+//!   holds with no A span, `member_B ∧ ¬Related{…}`; so `{ } !< { … }` finds leaf spans, and
+//!   when no span matches A every B span is returned. Tempo's docs warn that its
+//!   implementation "sometimes returns false positives"; Waggle runs the documented meaning.
+//! - `&>`, `&<`, `&>>`, `&<<`, `&~`: the spans of either side that take part in the relation,
+//!   `(member_B ∧ Related{r, member_A}) ∨ (member_A ∧ Related{r⁻¹, member_B})`.
+//!
+//! A span is never its own sibling (Tempo excludes it too), and root spans have no siblings
+//! (Waggle's choice: siblings share a parent id; Tempo's nested-set numbering gives every
+//! root the same parent number and may pair two roots of one trace). `has` is
+//! `Trace{Any, member}`, so [`Search::spans`] is exactly Tempo's spans.
+//!
+//! Aggregate stages (`| count() > 3`, `| avg(duration) > 20ms`, `min`, `max`, `sum`), from
+//! Tempo's docs ("Aggregators", "Grouping") and engine: the aggregate is computed over each
+//! spanset (a trace's spans, or each `by()` group's) and the spansets for which `aggregate op
+//! number` holds are kept; `avg`, `min`, `max` and `sum` skip spans where the value is nil and
+//! drop a spanset without any value, and an empty spanset is no result (so `count() < 1`
+//! matches nothing). They compile to [`Predicate::SpanAggregate`] over the current member
+//! spans, grouped by the `by()` columns in force (spans whose value is nil form one group,
+//! as in Tempo): `member = member ∧ SpanAggregate`, `has` the traces with such a span.
+//! `duration` is read from `duration_ms` with the literal converted (`20ms` compares as
+//! 20.0); other fields are read like arithmetic operands (numbers as doubles, strings and
+//! booleans as nil); `count()` compares with the number as written (`count() > 1s` with
+//! 10⁹, as in Tempo). Only `aggregate op number` runs, as in Tempo's engine; other scalar
+//! filters, and `&&` or structural operators after `by()` (Tempo applies them within each
+//! group, which whole-trace predicates cannot express), are [`Error::Unsupported`].
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -34,8 +65,8 @@ use super::{parse, Error};
 use crate::derived::{self, DerivedColumn, Node, Pattern, Ty, Typed};
 use crate::naive;
 use crate::plan::{
-    compare, resolve_column, ColumnKind, ColumnRef, Operand, Predicate, TraceScope,
-    TRACE_LOOKAROUND_NS,
+    compare, resolve_column, ColumnKind, ColumnRef, Operand, Predicate, Relation, SpanAgg,
+    TraceScope, TRACE_LOOKAROUND_NS,
 };
 
 /// Where span status lives: OTLP's status code (0 unset, 1 ok, 2 error) and husky's
@@ -49,6 +80,11 @@ pub const COL_LIBRARY_VERSION: &str = "library.version";
 /// `span.service.name` is stored under this key (an attribute may not shadow the
 /// resource's `service.name` column).
 pub const COL_USER_SERVICE: &str = "user.service.name";
+/// Most nodes ([`Predicate::node_count`]) a compiled `has` or `member` predicate may have.
+/// Our choice: the union structural operators (`&>>` …) repeat both sides, so a chain of
+/// them doubles the predicate at each step; 20,000 nodes is far above any query in Tempo's
+/// docs and corpus and keeps the rendered SQL to a few megabytes at most.
+pub const PREDICATE_NODES_MAX: usize = 20_000;
 
 /// What [`compile`] needs besides the query.
 pub struct CompileContext<'a> {
@@ -63,8 +99,8 @@ pub struct Search {
     pub trace: Predicate,
     /// True on the spans of the matching spansets (within matching traces).
     pub spans: Predicate,
-    /// Whether `spans` is exactly Tempo's matched spans; false after a structural operator
-    /// (`spans` is then a superset: see the module docs).
+    /// Whether `spans` is exactly Tempo's matched spans. Always true: every operator that
+    /// compiles is exact (structural ones through [`Predicate::Related`]).
     pub spans_exact: bool,
     /// `select(…)` columns to return with each matched span.
     pub select: Vec<ColumnRef>,
@@ -95,13 +131,12 @@ pub fn compile(q: &Query, ctx: &CompileContext<'_>) -> Result<Search, Error> {
     let all = Set {
         has: Predicate::True,
         member: Predicate::True,
-        exact: true,
     };
     let set = c.spanset(e, &all, true)?;
     Ok(Search {
         trace: set.has,
         spans: Predicate::and(vec![Predicate::KindIn(vec![SignalKind::Span]), set.member]),
-        spans_exact: set.exact,
+        spans_exact: true,
         select: c.select,
         group_by: c.group_by,
         warnings: c.warnings,
@@ -127,13 +162,36 @@ fn invalid<T>(loc: Loc, message: impl Into<String>) -> Result<T, Error> {
     })
 }
 
-/// A compiled spanset expression (see the module docs). `has` is always exact.
+/// A compiled spanset expression (see the module docs).
 #[derive(Debug, Clone)]
 struct Set {
     has: Predicate,
     member: Predicate,
-    /// `member` is exactly the result's spans (not a superset).
-    exact: bool,
+}
+
+impl Set {
+    /// No spans.
+    fn empty() -> Set {
+        Set {
+            has: Predicate::False,
+            member: Predicate::False,
+        }
+    }
+
+    /// `self`, unless a predicate has grown past [`PREDICATE_NODES_MAX`].
+    fn bounded(self, loc: Loc) -> Result<Set, Error> {
+        if self.has.node_count() > PREDICATE_NODES_MAX
+            || self.member.node_count() > PREDICATE_NODES_MAX
+        {
+            return unsupported(
+                loc,
+                format!(
+                    "the query expands to more than {PREDICATE_NODES_MAX} conditions (union structural operators such as `&>>` repeat both sides); split it into smaller queries"
+                ),
+            );
+        }
+        Ok(self)
+    }
 }
 
 fn trace_any(p: Predicate) -> Predicate {
@@ -156,12 +214,13 @@ fn trace_root(p: Predicate) -> Predicate {
     }
 }
 
-fn edge(parent: Predicate, child: Predicate) -> Predicate {
-    match (parent, child) {
-        (Predicate::False, _) | (_, Predicate::False) => Predicate::False,
-        (parent, child) => Predicate::Edge {
-            parent: Box::new(parent),
-            child: Box::new(child),
+/// The span stands in `relation` to some span satisfying `other`.
+fn related(relation: Relation, other: Predicate) -> Predicate {
+    match other {
+        Predicate::False => Predicate::False,
+        other => Predicate::Related {
+            relation,
+            other: Box::new(other),
         },
     }
 }
@@ -226,18 +285,11 @@ impl Compiler<'_, '_> {
     fn spanset(&mut self, e: &SpansetExpr, input: &Set, top: bool) -> Result<Set, Error> {
         match e {
             SpansetExpr::Filter(f) => {
-                if !input.exact {
-                    return unsupported(
-                        f.loc,
-                        "filtering the spans a structural operator returned needs a span-relation predicate the plan does not have yet",
-                    );
-                }
                 let p = self.boolean(&f.expr)?;
                 let member = Predicate::and(vec![input.member.clone(), p]);
                 Ok(Set {
                     has: trace_any(member.clone()),
                     member,
-                    exact: true,
                 })
             }
             SpansetExpr::Op { op, lhs, rhs, loc } => {
@@ -256,13 +308,18 @@ impl Compiler<'_, '_> {
         };
         for s in &p.stages {
             match s {
-                Stage::Spanset(e) => cur = self.spanset(e, &cur, false)?,
-                Stage::ScalarFilter(f) => {
-                    return unsupported(
-                        f.loc,
-                        "aggregate filters such as `| count() > 3` need a per-trace aggregate predicate the plan does not have yet",
-                    )
+                Stage::Spanset(e) => {
+                    if !self.group_by.is_empty() {
+                        if let Some(loc) = cross_span_op(e) {
+                            return unsupported(
+                                loc,
+                                "`&&` and structural operators after by() relate the spans of each group separately; that is not supported yet (put them before by())",
+                            );
+                        }
+                    }
+                    cur = self.spanset(e, &cur, false)?
                 }
+                Stage::ScalarFilter(f) => cur = self.scalar_filter(f, &cur)?,
                 Stage::By { expr, loc } => {
                     if !top {
                         return unsupported(
@@ -275,12 +332,10 @@ impl Compiler<'_, '_> {
                             let c = self.plain_column(a, *loc, "by()")?;
                             self.group_by.push(c);
                         }
-                        _ => {
-                            return unsupported(
-                                *loc,
-                                "by() over a computed expression; group by an attribute or intrinsic",
-                            )
-                        }
+                        _ => return unsupported(
+                            *loc,
+                            "by() over a computed expression; group by an attribute or intrinsic",
+                        ),
                     }
                 }
                 Stage::Coalesce { .. } => self.group_by.clear(),
@@ -295,6 +350,103 @@ impl Compiler<'_, '_> {
             }
         }
         Ok(cur)
+    }
+
+    /// `| aggregate op number` over the spans of `input` (see the module docs).
+    fn scalar_filter(&mut self, f: &ScalarFilter, input: &Set) -> Result<Set, Error> {
+        let ScalarExpr::Aggregate(a) = &f.lhs else {
+            return unsupported(
+                f.lhs.loc(),
+                "scalar filters whose left side is not a single aggregate such as `count()` are not supported (Tempo does not run them either)",
+            );
+        };
+        let ScalarExpr::Static { value, loc } = &f.rhs else {
+            return unsupported(
+                f.rhs.loc(),
+                "scalar filters whose right side is not a number are not supported (Tempo does not run them either)",
+            );
+        };
+        let Some(n) = value.as_f64() else {
+            return unsupported(
+                *loc,
+                format!(
+                    "comparing {}() with {} is not supported; compare it with a number or a duration",
+                    a.op.as_str(),
+                    value.ty().with_article()
+                ),
+            );
+        };
+        let (agg, operand, value) = match (a.op, &a.field) {
+            (AggregateOp::Count, _) => (SpanAgg::Count, None, n),
+            (op, Some(field)) => {
+                let agg = match op {
+                    AggregateOp::Sum => SpanAgg::Sum,
+                    AggregateOp::Avg => SpanAgg::Avg,
+                    AggregateOp::Min => SpanAgg::Min,
+                    _ => SpanAgg::Max,
+                };
+                let Some((operand, in_ms)) = self.aggregate_operand(field)? else {
+                    // Nothing numeric to read: every spanset is dropped.
+                    return Ok(Set::empty());
+                };
+                (agg, Some(operand), if in_ms { n / 1e6 } else { n })
+            }
+            (op, None) => {
+                return invalid(
+                    a.loc,
+                    format!("{}() needs an expression to aggregate", op.as_str()),
+                )
+            }
+        };
+        if input.member == Predicate::False {
+            return Ok(Set::empty());
+        }
+        let group = self.group_by.clone();
+        let grouped = !group.is_empty();
+        let filter = Predicate::SpanAggregate {
+            predicate: Box::new(input.member.clone()),
+            agg,
+            operand,
+            group,
+            op: f.op,
+            value,
+        };
+        let member = Predicate::and(vec![input.member.clone(), filter.clone()]);
+        // Without groups the aggregate is the trace's: true on all of its events.
+        let has = if grouped {
+            trace_any(member.clone())
+        } else {
+            filter
+        };
+        Set { has, member }.bounded(f.loc)
+    }
+
+    /// What an aggregate reads from each span: the operand and whether it is in
+    /// milliseconds (`duration`; the literal is in nanoseconds). None: the field can hold no
+    /// number (a string or boolean column, or none at all).
+    fn aggregate_operand(&mut self, f: &Field) -> Result<Option<(Operand, bool)>, Error> {
+        match &f.kind {
+            FieldKind::Attr(AttrRef::Intrinsic(Intrinsic::Duration)) => {
+                Ok(Some((Operand::Column(self.col(COL_DURATION_MS)), true)))
+            }
+            FieldKind::Attr(AttrRef::Intrinsic(i)) => unsupported(
+                f.loc,
+                unsupported_intrinsic(*i).unwrap_or_else(|| {
+                    format!("aggregating `{}` is not supported yet", i.as_str())
+                }),
+            ),
+            _ => {
+                let t = self.numeric(f)?;
+                Ok(match (t.ty, t.node) {
+                    (Ty::Null, _) => None,
+                    (_, Node::Column(c)) => Some((Operand::AsDouble(c), false)),
+                    (ty, node) => {
+                        let c = self.derived_column(Typed { ty, node }, f.loc)?;
+                        Some((Operand::Column(c), false))
+                    }
+                })
+            }
+        }
     }
 
     /// The one column an attribute or intrinsic is read from (for `by` / `select`).
@@ -435,6 +587,29 @@ impl Compiler<'_, '_> {
         }
     }
 
+    /// `nestedSetParent op c` where the answer does not depend on the nested-set numbering:
+    /// Tempo numbers a root's parent -1 and every other span's parent 1 or more, so
+    /// `nestedSetParent < 0` (Traces Drilldown's "root spans") is "has no parent", and
+    /// `nestedSetParent > 0` "has one". None for comparisons that need the numbers.
+    fn root_test(&mut self, op: BinOp, v: &Static) -> Option<Predicate> {
+        let c = v.as_f64()?;
+        let cmp = op.cmp()?;
+        let holds = |x: f64| x.partial_cmp(&c).is_some_and(|o| cmp.holds(o));
+        // Every non-root value is ≥ 1: the comparison is decided for all of them when it is
+        // decided at 1 and c lies below 1 (or, for >=, at 1).
+        let decided = c < 1.0 || (c == 1.0 && matches!(cmp, CmpOp::Ge | CmpOp::Lt));
+        if !decided {
+            return None;
+        }
+        let root = Predicate::not(exists(&self.col(model::schema::FIELD_PARENT_ID)));
+        Some(match (holds(-1.0), holds(1.0)) {
+            (true, true) => Predicate::True,
+            (true, false) => root,
+            (false, true) => Predicate::not(root),
+            (false, false) => Predicate::False,
+        })
+    }
+
     /// `x != nil`.
     fn exists(&mut self, operand: &Field) -> Result<Predicate, Error> {
         let FieldKind::Attr(a) = &operand.kind else {
@@ -454,6 +629,8 @@ impl Compiler<'_, '_> {
                 Intrinsic::Duration => Ok(exists(&self.col(COL_DURATION_MS))),
                 Intrinsic::InstrumentationName => Ok(exists(&self.col(COL_LIBRARY_NAME))),
                 Intrinsic::InstrumentationVersion => Ok(exists(&self.col(COL_LIBRARY_VERSION))),
+                // Every span has a nested-set parent number (-1 for roots).
+                Intrinsic::NestedSetParent => Ok(Predicate::True),
                 i if unsupported_intrinsic(*i).is_some() => {
                     unsupported(operand.loc, unsupported_intrinsic(*i).unwrap_or_default())
                 }
@@ -510,6 +687,11 @@ impl Compiler<'_, '_> {
             }
             AttrRef::Intrinsic(i) => *i,
         };
+        if i == Intrinsic::NestedSetParent {
+            if let Some(p) = self.root_test(op, v) {
+                return Ok(p);
+            }
+        }
         if let Some(why) = unsupported_intrinsic(i) {
             return unsupported(loc, why);
         }
@@ -625,23 +807,28 @@ impl Compiler<'_, '_> {
         if typed.ty != Ty::Bool {
             return invalid(f.loc, "expected a boolean expression");
         }
-        let expanded_size = typed.expanded_size();
-        if expanded_size > derived::EXPANDED_NODES_MAX {
-            return unsupported(f.loc, "the expression is too large to evaluate");
-        }
-        let column = ColumnRef {
-            name: format!("traceql@{}", f.loc.start),
-            kind: ColumnKind::Derived(Arc::new(DerivedColumn {
-                alias: format!("traceql@{}", f.loc.start),
-                expression: String::new(),
-                expr: typed,
-                expanded_size,
-            })),
-        };
+        let column = self.derived_column(typed, f.loc)?;
         Ok(Predicate::Compare {
             lhs: Operand::Column(column),
             op: crate::plan::CmpOp::Eq,
             value: Value::Bool(true),
+        })
+    }
+
+    /// A computed expression as a derived column the plan evaluates per span.
+    fn derived_column(&self, typed: Typed, loc: Loc) -> Result<ColumnRef, Error> {
+        let expanded_size = typed.expanded_size();
+        if expanded_size > derived::EXPANDED_NODES_MAX {
+            return unsupported(loc, "the expression is too large to evaluate");
+        }
+        Ok(ColumnRef {
+            name: format!("traceql@{}", loc.start),
+            kind: ColumnKind::Derived(Arc::new(DerivedColumn {
+                alias: format!("traceql@{}", loc.start),
+                expression: String::new(),
+                expr: typed,
+                expanded_size,
+            })),
         })
     }
 
@@ -776,7 +963,7 @@ fn unsupported_intrinsic(i: Intrinsic) -> Option<String> {
     let why = match i {
         Intrinsic::ChildCount => "`span:childCount`: counting a span's children needs a span-relation aggregate the plan does not have yet",
         Intrinsic::NestedSetLeft | Intrinsic::NestedSetRight | Intrinsic::NestedSetParent => {
-            "nested-set numbers (`nestedSetLeft`, `nestedSetRight`, `nestedSetParent`) are not computed by Waggle"
+            "nested-set numbers (`nestedSetLeft`, `nestedSetRight`, `nestedSetParent`) are not computed by Waggle; only `nestedSetParent < 0` (a root span) and `nestedSetParent > 0` (not a root) are answered"
         }
         Intrinsic::EventName | Intrinsic::EventTimeSinceStart => {
             "`event:` intrinsics: span events are stored as their own events, and the plan cannot yet ask whether a span has a matching event"
@@ -876,65 +1063,62 @@ fn span_id(s: &str) -> Option<SpanId> {
 
 fn combine(op: SpansetOp, l: Set, r: Set, loc: Loc) -> Result<Set, Error> {
     use SpansetOp::*;
-    let exact = l.exact && r.exact;
-    match op {
+    let set = match op {
         And => {
             let has = Predicate::and(vec![l.has, r.has]);
             let member = Predicate::and(vec![Predicate::or(vec![l.member, r.member]), has.clone()]);
-            Ok(Set { has, member, exact })
+            Set { has, member }
         }
-        Union => Ok(Set {
+        Union => Set {
             has: Predicate::or(vec![l.has, r.has]),
             member: Predicate::or(vec![l.member, r.member]),
-            exact,
-        }),
-        Child | Parent | UnionChild | UnionParent => {
-            if !exact {
-                return unsupported(
-                    loc,
-                    format!(
-                        "`{}` over the result of another structural operator needs a span-relation predicate the plan does not have yet",
-                        op.as_str()
-                    ),
-                );
+        },
+        _ => {
+            // The relation of a returned right-hand span to the left-hand spans.
+            let relation = match op {
+                Child | NotChild | UnionChild => Relation::Parent,
+                Parent | NotParent | UnionParent => Relation::Child,
+                Descendant | NotDescendant | UnionDescendant => Relation::Ancestor,
+                Ancestor | NotAncestor | UnionAncestor => Relation::Descendant,
+                _ => Relation::Sibling,
+            };
+            let member = match op {
+                NotChild | NotParent | NotDescendant | NotAncestor | NotSibling => {
+                    Predicate::and(vec![r.member, Predicate::not(related(relation, l.member))])
+                }
+                UnionChild | UnionParent | UnionDescendant | UnionAncestor | UnionSibling => {
+                    Predicate::or(vec![
+                        Predicate::and(vec![r.member.clone(), related(relation, l.member.clone())]),
+                        Predicate::and(vec![l.member, related(relation.inverse(), r.member)]),
+                    ])
+                }
+                _ => Predicate::and(vec![r.member, related(relation, l.member)]),
+            };
+            Set {
+                has: trace_any(member.clone()),
+                member,
             }
-            let has = match op {
-                Child | UnionChild => edge(l.member.clone(), r.member.clone()),
-                _ => edge(r.member.clone(), l.member.clone()),
-            };
-            let returned = match op {
-                Child | Parent => r.member,
-                _ => Predicate::or(vec![l.member, r.member]),
-            };
-            Ok(Set {
-                member: Predicate::and(vec![returned, has.clone()]),
-                has,
-                exact: false,
-            })
         }
-        Descendant | Ancestor | UnionDescendant | UnionAncestor | NotDescendant | NotAncestor => {
-            unsupported(
-                loc,
-                format!(
-                    "`{}`: ancestor/descendant relations need a transitive span-relation predicate the plan does not have yet",
-                    op.as_str()
-                ),
-            )
-        }
-        Sibling | UnionSibling | NotSibling => unsupported(
-            loc,
-            format!(
-                "`{}`: sibling relations need a span-relation predicate the plan does not have yet",
-                op.as_str()
-            ),
-        ),
-        NotChild | NotParent => unsupported(
-            loc,
-            format!(
-                "`{}`: \"no parent/child matches\" needs a span-relation predicate the plan does not have yet",
-                op.as_str()
-            ),
-        ),
+    };
+    set.bounded(loc)
+}
+
+/// Where `e` has an operator that relates spans to each other (`&&`, structural), if it has
+/// one: such operators would have to look within each `by()` group.
+fn cross_span_op(e: &SpansetExpr) -> Option<Loc> {
+    match e {
+        SpansetExpr::Filter(_) => None,
+        SpansetExpr::Op {
+            op: SpansetOp::Union,
+            lhs,
+            rhs,
+            ..
+        } => cross_span_op(lhs).or_else(|| cross_span_op(rhs)),
+        SpansetExpr::Op { loc, .. } => Some(*loc),
+        SpansetExpr::Pipeline(p) => p.stages.iter().find_map(|s| match s {
+            Stage::Spanset(e) => cross_span_op(e),
+            _ => None,
+        }),
     }
 }
 
@@ -1095,4 +1279,22 @@ pub fn run_naive(s: &Search, events: &[Event], start_ns: i64, end_ns: i64) -> Ve
                 .collect(),
         })
         .collect()
+}
+
+/// The one column an attribute or intrinsic is read from, as `by()` and `select()` read it
+/// (TraceQL metrics' `by (…)` and function arguments use this too). `what` names the
+/// caller in errors.
+pub fn column_of(
+    a: &AttrRef,
+    ctx: &CompileContext<'_>,
+    loc: Loc,
+    what: &str,
+) -> Result<ColumnRef, Error> {
+    let mut c = Compiler {
+        ctx,
+        warnings: Vec::new(),
+        select: Vec::new(),
+        group_by: Vec::new(),
+    };
+    c.plain_column(a, loc, what)
 }

@@ -3,7 +3,9 @@
 //! plan predicates, queries evaluated with the naive evaluator over small traces, and
 //! property tests (arbitrary text never panics).
 
-use crate::plan::{ColumnKind, ColumnRef, Operand, Predicate, TraceScope, NS_PER_S};
+use crate::plan::{
+    ColumnKind, ColumnRef, Operand, Predicate, Relation, SpanAgg, TraceScope, NS_PER_S,
+};
 use crate::traceql::*;
 use model::schema::{Catalog, Column};
 use model::value::ColumnType;
@@ -423,6 +425,13 @@ fn any(p: Predicate) -> Predicate {
     }
 }
 
+fn rel(relation: Relation, other: Predicate) -> Predicate {
+    Predicate::Related {
+        relation,
+        other: Box::new(other),
+    }
+}
+
 fn root(p: Predicate) -> Predicate {
     Predicate::Trace {
         scope: TraceScope::Root,
@@ -589,19 +598,97 @@ fn spanset_filters_compile_to_plan_predicates() {
                 any(cmp(kind(), CmpOp::Eq, s("server"))),
             ]),
         ),
+        // Structural operators return right-hand spans related to left-hand ones.
         (
             "{ kind = server } > { .http.method = \"GET\" }",
-            Predicate::Edge {
-                parent: Box::new(cmp(kind(), CmpOp::Eq, s("server"))),
-                child: Box::new(cmp(method(), CmpOp::Eq, s("GET"))),
-            },
+            any(Predicate::and(vec![
+                cmp(method(), CmpOp::Eq, s("GET")),
+                rel(Relation::Parent, cmp(kind(), CmpOp::Eq, s("server"))),
+            ])),
         ),
         (
             "{ kind = server } < { .http.method = \"GET\" }",
-            Predicate::Edge {
-                parent: Box::new(cmp(method(), CmpOp::Eq, s("GET"))),
-                child: Box::new(cmp(kind(), CmpOp::Eq, s("server"))),
+            any(Predicate::and(vec![
+                cmp(method(), CmpOp::Eq, s("GET")),
+                rel(Relation::Child, cmp(kind(), CmpOp::Eq, s("server"))),
+            ])),
+        ),
+        (
+            "{ kind = server } >> { .http.method = \"GET\" }",
+            any(Predicate::and(vec![
+                cmp(method(), CmpOp::Eq, s("GET")),
+                rel(Relation::Ancestor, cmp(kind(), CmpOp::Eq, s("server"))),
+            ])),
+        ),
+        (
+            "{ kind = server } !<< { }",
+            any(Predicate::not(rel(
+                Relation::Descendant,
+                cmp(kind(), CmpOp::Eq, s("server")),
+            ))),
+        ),
+        ("{ .nope = 1 } !~ { }", any(Predicate::True)),
+        ("{ .nope = 1 } ~ { }", Predicate::False),
+        (
+            "{ kind = server } &~ { .http.method = \"GET\" }",
+            any(Predicate::or(vec![
+                Predicate::and(vec![
+                    cmp(method(), CmpOp::Eq, s("GET")),
+                    rel(Relation::Sibling, cmp(kind(), CmpOp::Eq, s("server"))),
+                ]),
+                Predicate::and(vec![
+                    cmp(kind(), CmpOp::Eq, s("server")),
+                    rel(Relation::Sibling, cmp(method(), CmpOp::Eq, s("GET"))),
+                ]),
+            ])),
+        ),
+        // Aggregates: without by() the trace's aggregate over the member spans.
+        (
+            "{ kind = server } | count() > 2",
+            Predicate::SpanAggregate {
+                predicate: Box::new(cmp(kind(), CmpOp::Eq, s("server"))),
+                agg: SpanAgg::Count,
+                operand: None,
+                group: Vec::new(),
+                op: CmpOp::Gt,
+                value: 2.0,
             },
+        ),
+        (
+            "{ } | avg(duration) >= 1.5ms",
+            Predicate::SpanAggregate {
+                predicate: Box::new(Predicate::True),
+                agg: SpanAgg::Avg,
+                operand: Some(Operand::Column(stored("duration_ms", Float))),
+                group: Vec::new(),
+                op: CmpOp::Ge,
+                value: 1.5,
+            },
+        ),
+        (
+            "{ } | sum(.http.status_code) < 1000",
+            Predicate::SpanAggregate {
+                predicate: Box::new(Predicate::True),
+                agg: SpanAgg::Sum,
+                operand: Some(Operand::AsDouble(status())),
+                group: Vec::new(),
+                op: CmpOp::Lt,
+                value: 1000.0,
+            },
+        ),
+        // A string attribute holds no number: no spanset has a value.
+        ("{ } | max(.http.method) > 1", Predicate::False),
+        // With by() the aggregate is per group; `has` asks for a span of a passing group.
+        (
+            "{ } | by(.http.method) | count() > 1",
+            any(Predicate::SpanAggregate {
+                predicate: Box::new(Predicate::True),
+                agg: SpanAgg::Count,
+                operand: None,
+                group: vec![method()],
+                op: CmpOp::Gt,
+                value: 1.0,
+            }),
         ),
         // Pipelines filter the spans the previous stage kept.
         (
@@ -647,8 +734,9 @@ fn search_reports_spans_selects_and_groups() {
     assert!(s.spans_exact);
     let s = compiled("{ kind = server } | by(.http.method) | coalesce()");
     assert!(s.group_by.is_empty());
-    // Structural operators report a superset of spans.
-    assert!(!compiled("{ kind = server } > { }").spans_exact);
+    // Every operator is exact, structural ones included.
+    assert!(compiled("{ kind = server } > { }").spans_exact);
+    assert!(compiled("{ } &>> { } | count() > 1").spans_exact);
     assert!(compiled("{ .nope = 1 }").warnings[0].contains("nope"));
 }
 
@@ -657,18 +745,13 @@ fn what_cannot_run_yet_is_unsupported() {
     let cat = table_catalog();
     let ctx = CompileContext { catalog: &cat };
     for q in [
-        "{ } >> { }",
-        "{ } << { }",
-        "{ } ~ { }",
-        "{ } !> { }",
-        "{ } !< { }",
-        "{ } &>> { }",
-        "{ } &~ { }",
-        "{ } > { } > { }",
-        "({ } > { }) | { kind = server }",
-        "{ } | count() > 3",
-        "{ } | avg(duration) > 1s",
-        "{ } | by(.a) | count() > 1",
+        // Spans of each group would have to be related within the group.
+        "{ } | by(.http.method) | { } && { kind = server }",
+        "{ } | by(.http.method) | { } >> { kind = server }",
+        "{ } | by(.http.method) | { } || ({ } !~ { })",
+        // Aggregates of trace-level or uncomputed fields.
+        "{ } | max(trace:duration) > 1s",
+        "{ } | avg(span:childCount) > 1",
         "{ event:name = \"exception\" }",
         "{ event.exception.message = \"x\" }",
         "{ link:traceID = \"a\" }",
@@ -817,7 +900,11 @@ fn traces() -> Vec<(&'static str, Vec<Event>)> {
 
 /// (trace name, matched span names) for each trace `q` matches.
 fn run(q: &str) -> Vec<(&'static str, Vec<String>)> {
-    let corpus = traces();
+    run_over(q, &traces())
+}
+
+/// [`run`] over other traces.
+fn run_over(q: &str, corpus: &[(&'static str, Vec<Event>)]) -> Vec<(&'static str, Vec<String>)> {
     let events: Vec<Event> = corpus.iter().flat_map(|(_, e)| e.clone()).collect();
     let mut cat = Catalog::default();
     for e in &events {
@@ -905,17 +992,15 @@ fn queries_over_small_traces() {
                 ("slow", names(&["GET /search"])),
             ],
         ),
-        // Child: the trace has an error span whose parent is a frontend span. The reported
-        // spans are every error span of the trace (a superset: see `Search::spans_exact`).
+        // Child: the error spans whose parent is a frontend span.
         (
             "{ resource.service.name = \"frontend\" } > { status = error }",
-            vec![("failed", names(&["GET /checkout", "POST /pay"]))],
+            vec![("failed", names(&["POST /pay"]))],
         ),
-        // Parent: Tempo reports only `POST /pay` (charge's parent); the superset adds the
-        // trace's other server span.
+        // Parent: the server spans that are the parent of a `charge` span.
         (
             "{ name = \"charge\" } < { kind = server }",
-            vec![("failed", names(&["GET /checkout", "POST /pay"]))],
+            vec![("failed", names(&["POST /pay"]))],
         ),
         (
             "{ kind = client } &< { }",
@@ -988,4 +1073,738 @@ fn the_largest_queries_fit_a_small_stack() {
         })
         .unwrap();
     t.join().unwrap();
+}
+
+// ---- Structural operators and aggregates over small trees (naive evaluator) -----------------
+
+fn db() -> (&'static str, Value) {
+    ("db.system", Value::Str("postgresql".into()))
+}
+fn failed() -> (&'static str, Value) {
+    code(2)
+}
+fn retries(n: i64) -> (&'static str, Value) {
+    ("retries", Value::Int(n))
+}
+
+/// Two traces:
+///
+/// ```text
+/// shop:  GET /checkout (gateway, 100 ms)      health: GET /health (gateway, 10 ms)
+///        ├─ auth (auth, 20 ms)                        ├─ ping (gateway, 3 ms)
+///        │  └─ auth-db (auth, 5 ms, retries 1)        └─ pong (gateway, 4 ms)
+///        └─ cart (cart, 60 ms, error)
+///           ├─ cart-db (cart, 30 ms, error, retries 2)
+///           └─ cache (cart, 2 ms)
+/// ```
+fn trees() -> Vec<(&'static str, Vec<Event>)> {
+    vec![
+        (
+            "shop",
+            trace(
+                10,
+                vec![
+                    ("gateway", "GET /checkout", None, 0, 100.0, vec![server()]),
+                    ("auth", "auth", Some(0), 1, 20.0, vec![client()]),
+                    ("auth", "auth-db", Some(1), 2, 5.0, vec![db(), retries(1)]),
+                    ("cart", "cart", Some(0), 30, 60.0, vec![server(), failed()]),
+                    (
+                        "cart",
+                        "cart-db",
+                        Some(3),
+                        31,
+                        30.0,
+                        vec![db(), failed(), retries(2)],
+                    ),
+                    ("cart", "cache", Some(3), 70, 2.0, vec![client()]),
+                ],
+            ),
+        ),
+        (
+            "health",
+            trace(
+                11,
+                vec![
+                    ("gateway", "GET /health", None, 0, 10.0, vec![server()]),
+                    ("gateway", "ping", Some(0), 1, 3.0, vec![client()]),
+                    ("gateway", "pong", Some(0), 5, 4.0, vec![client()]),
+                ],
+            ),
+        ),
+    ]
+}
+
+type Matches = Vec<(&'static str, Vec<String>)>;
+
+fn check_over_trees(cases: Vec<(&str, Matches)>) {
+    let corpus = trees();
+    let mut bad = Vec::new();
+    for (q, want) in cases {
+        let got = run_over(q, &corpus);
+        if got != want {
+            bad.push(format!("{q}\n  got  {got:?}\n  want {want:?}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+const SHOP: [&str; 6] = [
+    "GET /checkout",
+    "auth",
+    "auth-db",
+    "cart",
+    "cart-db",
+    "cache",
+];
+const HEALTH: [&str; 3] = ["GET /health", "ping", "pong"];
+
+#[test]
+fn structural_operators_return_exactly_the_related_spans() {
+    let root = "{ name = \"GET /checkout\" }";
+    let dbs = "{ .db.system = \"postgresql\" }";
+    check_over_trees(vec![
+        // Children, parents, descendants, ancestors, siblings.
+        (
+            &format!("{root} > {{ }}"),
+            vec![("shop", names(&["auth", "cart"]))],
+        ),
+        (
+            &format!("{{ }} > {dbs}"),
+            vec![("shop", names(&["auth-db", "cart-db"]))],
+        ),
+        (
+            &format!("{dbs} < {{ }}"),
+            vec![("shop", names(&["auth", "cart"]))],
+        ),
+        (
+            &format!("{root} >> {dbs}"),
+            vec![("shop", names(&["auth-db", "cart-db"]))],
+        ),
+        (
+            "{ resource.service.name = \"cart\" } >> { }",
+            vec![("shop", names(&["cart-db", "cache"]))],
+        ),
+        (
+            "{ name = \"cache\" } << { }",
+            vec![("shop", names(&["GET /checkout", "cart"]))],
+        ),
+        (
+            "{ name = \"cache\" } ~ { }",
+            vec![("shop", names(&["cart-db"]))],
+        ),
+        (
+            "{ } ~ { }",
+            vec![
+                ("shop", names(&["auth", "cart", "cart-db", "cache"])),
+                ("health", names(&["ping", "pong"])),
+            ],
+        ),
+        // Negated: the relation holds with no left-hand span; with no left-hand span at
+        // all (the health trace) every right-hand span.
+        (
+            "{ } !< { }",
+            vec![
+                ("shop", names(&["auth-db", "cart-db", "cache"])),
+                ("health", names(&["ping", "pong"])),
+            ],
+        ),
+        (
+            "{ status = error } !< { status = error }",
+            vec![("shop", names(&["cart-db"]))],
+        ),
+        (
+            &format!("{root} !> {{ }}"),
+            vec![
+                (
+                    "shop",
+                    names(&["GET /checkout", "auth-db", "cart-db", "cache"]),
+                ),
+                ("health", names(&HEALTH)),
+            ],
+        ),
+        (
+            "{ resource.service.name = \"cart\" } !>> { }",
+            vec![
+                ("shop", names(&["GET /checkout", "auth", "auth-db", "cart"])),
+                ("health", names(&HEALTH)),
+            ],
+        ),
+        (
+            &format!("{dbs} !<< {{ }}"),
+            vec![
+                ("shop", names(&["auth-db", "cart-db", "cache"])),
+                ("health", names(&HEALTH)),
+            ],
+        ),
+        (
+            "{ name = \"cache\" } !~ { }",
+            vec![
+                (
+                    "shop",
+                    names(&["GET /checkout", "auth", "auth-db", "cart", "cache"]),
+                ),
+                ("health", names(&HEALTH)),
+            ],
+        ),
+        // Union forms: the spans of both sides that take part.
+        (
+            &format!("{root} &> {{ }}"),
+            vec![("shop", names(&["GET /checkout", "auth", "cart"]))],
+        ),
+        (
+            "{ name = \"cache\" } &< { }",
+            vec![("shop", names(&["cart", "cache"]))],
+        ),
+        (
+            &format!("{{ resource.service.name = \"auth\" }} &>> {dbs}"),
+            vec![("shop", names(&["auth", "auth-db"]))],
+        ),
+        (
+            "{ name = \"cache\" } &<< { }",
+            vec![("shop", names(&["GET /checkout", "cart", "cache"]))],
+        ),
+        (
+            "{ name = \"cache\" } &~ { }",
+            vec![("shop", names(&["cart-db", "cache"]))],
+        ),
+        // Chains, filters after structural operators, parenthesized right sides.
+        (
+            &format!("{root} > {{ }} > {{ }}"),
+            vec![("shop", names(&["auth-db", "cart-db", "cache"]))],
+        ),
+        (
+            "({ } > { }) | { status = error }",
+            vec![("shop", names(&["cart", "cart-db"]))],
+        ),
+        (
+            &format!("{root} >> ({{ }} !< {{ }})"),
+            vec![("shop", names(&["auth-db", "cart-db", "cache"]))],
+        ),
+        (
+            "{ name = \"GET /health\" } > { } && { name = \"nope\" }",
+            vec![],
+        ),
+        ("{ name = \"nope\" } >> { }", vec![]),
+    ]);
+}
+
+#[test]
+fn aggregates_filter_spansets() {
+    check_over_trees(vec![
+        ("{ } | count() > 3", vec![("shop", names(&SHOP))]),
+        ("{ } | count() = 3", vec![("health", names(&HEALTH))]),
+        (
+            "{ resource.service.name = \"cart\" } | count() >= 3",
+            vec![("shop", names(&["cart", "cart-db", "cache"]))],
+        ),
+        // An empty spanset is no result, whatever the comparison.
+        ("{ name = \"nope\" } | count() < 1", vec![]),
+        // Durations compare in milliseconds: (5 + 30) / 2 = 17.5 ms.
+        (
+            "{ .db.system = \"postgresql\" } | avg(duration) > 15ms",
+            vec![("shop", names(&["auth-db", "cart-db"]))],
+        ),
+        (
+            "{ .db.system = \"postgresql\" } | avg(duration) > 20ms",
+            vec![],
+        ),
+        ("{ } | max(duration) >= 100ms", vec![("shop", names(&SHOP))]),
+        ("{ } | min(duration) < 3ms", vec![("shop", names(&SHOP))]),
+        ("{ } | sum(duration) > 200ms", vec![("shop", names(&SHOP))]),
+        (
+            "{ } | sum(duration) <= 17ms",
+            vec![("health", names(&HEALTH))],
+        ),
+        // Spans without the value are skipped; spansets without any are dropped.
+        ("{ } | sum(.retries) = 3", vec![("shop", names(&SHOP))]),
+        ("{ } | avg(.retries) = 1.5", vec![("shop", names(&SHOP))]),
+        ("{ } | min(.retries) >= 0", vec![("shop", names(&SHOP))]),
+        ("{ } | max(.db.system) > 0", vec![]),
+        // Arithmetic inside the aggregate runs per span (durations in nanoseconds).
+        (
+            "{ } | max(duration * 2) > 150ms",
+            vec![("shop", names(&SHOP))],
+        ),
+        // Grouped: each group's aggregate; spans without the value form one group.
+        (
+            "{ } | by(resource.service.name) | count() > 2",
+            vec![
+                ("shop", names(&["cart", "cart-db", "cache"])),
+                ("health", names(&HEALTH)),
+            ],
+        ),
+        (
+            "{ } | by(resource.service.name) | count() > 1",
+            vec![
+                (
+                    "shop",
+                    names(&["auth", "auth-db", "cart", "cart-db", "cache"]),
+                ),
+                ("health", names(&HEALTH)),
+            ],
+        ),
+        (
+            "{ status = error } | by(resource.service.name) | count() > 1",
+            vec![("shop", names(&["cart", "cart-db"]))],
+        ),
+        (
+            "{ } | by(resource.service.name) | avg(duration) > 20ms",
+            vec![(
+                "shop",
+                names(&["GET /checkout", "cart", "cart-db", "cache"]),
+            )],
+        ),
+        (
+            "{ } | by(.db.system) | count() = 4",
+            vec![("shop", names(&["GET /checkout", "auth", "cart", "cache"]))],
+        ),
+        (
+            "{ } | by(resource.service.name) | { duration > 10ms } | count() > 1",
+            vec![("shop", names(&["cart", "cart-db"]))],
+        ),
+        (
+            "{ } | by(resource.service.name) | coalesce() | count() > 5",
+            vec![("shop", names(&SHOP))],
+        ),
+        // Aggregates inside parenthesized pipelines, combined.
+        (
+            "({ } | count() > 3) && ({ name = \"GET /health\" } | { })",
+            vec![],
+        ),
+        (
+            "({ } | count() > 2) && ({ name = \"GET /health\" } | { })",
+            vec![("health", names(&HEALTH))],
+        ),
+        // Aggregates after structural operators.
+        (
+            "{ } !< { } | count() = 3",
+            vec![("shop", names(&["auth-db", "cart-db", "cache"]))],
+        ),
+    ]);
+}
+
+#[test]
+fn union_structural_chains_are_bounded() {
+    let chain = ["{ .http.method = \"GET\" }"; 40].join(" &>> ");
+    let cat = table_catalog();
+    match compile_str(&chain, &CompileContext { catalog: &cat }) {
+        Err(Error::Unsupported { message, .. }) => {
+            assert!(message.contains("expands to more than"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Ten of them fit.
+    let chain = ["{ .http.method = \"GET\" }"; 10].join(" &>> ");
+    let s = compiled(&chain);
+    assert!(s.spans.node_count() <= compile::PREDICATE_NODES_MAX);
+}
+
+#[test]
+fn corpus_valid_queries_compile_or_say_why_not() {
+    let cat = table_catalog();
+    let compiled_n = std::cell::Cell::new(0);
+    let (n, bad) = failures("valid", |q| {
+        match compile_str(q, &CompileContext { catalog: &cat }) {
+            Ok(_) => {
+                compiled_n.set(compiled_n.get() + 1);
+                None
+            }
+            Err(Error::Unsupported { message, .. }) if !message.is_empty() => None,
+            Err(e) => Some(e.to_string()),
+        }
+    });
+    eprintln!("tempo corpus valid: {}/{n} compile", compiled_n.get());
+    assert!(bad.is_empty(), "{} failed:\n{}", bad.len(), bad.join("\n"));
+}
+
+// ---- Property: compiled queries agree with a direct model of Tempo's semantics -------------
+
+/// A span of a generated trace: parent index (always an earlier span), `.a`, whether its
+/// name is `x` (else `y`), duration in ms.
+#[derive(Debug, Clone)]
+struct GenSpan {
+    parent: Option<usize>,
+    a: Option<i64>,
+    x: bool,
+    ms: u8,
+}
+
+#[derive(Debug, Clone)]
+enum GenFilter {
+    All,
+    AEq(i64),
+    AGt(i64),
+    ANil,
+    NameX,
+}
+
+#[derive(Debug, Clone)]
+enum GenExpr {
+    Filter(GenFilter),
+    Op(SpansetOp, Box<GenExpr>, Box<GenExpr>),
+}
+
+#[derive(Debug, Clone)]
+enum GenAgg {
+    CountGt(i64),
+    CountEq(i64),
+    SumAGe(i64),
+    AvgAGt(f64),
+    MinMsLt(i64),
+    MaxAEq(i64),
+}
+
+#[derive(Debug, Clone)]
+struct GenQuery {
+    expr: GenExpr,
+    by_a: bool,
+    then: Option<GenFilter>,
+    agg: Option<GenAgg>,
+}
+
+const ALL_SPANSET_OPS: [SpansetOp; 17] = [
+    SpansetOp::And,
+    SpansetOp::Union,
+    SpansetOp::Child,
+    SpansetOp::Parent,
+    SpansetOp::Descendant,
+    SpansetOp::Ancestor,
+    SpansetOp::Sibling,
+    SpansetOp::NotChild,
+    SpansetOp::NotParent,
+    SpansetOp::NotDescendant,
+    SpansetOp::NotAncestor,
+    SpansetOp::NotSibling,
+    SpansetOp::UnionChild,
+    SpansetOp::UnionParent,
+    SpansetOp::UnionDescendant,
+    SpansetOp::UnionAncestor,
+    SpansetOp::UnionSibling,
+];
+
+fn gen_filter() -> impl Strategy<Value = GenFilter> {
+    prop_oneof![
+        Just(GenFilter::All),
+        (0i64..3).prop_map(GenFilter::AEq),
+        (0i64..2).prop_map(GenFilter::AGt),
+        Just(GenFilter::ANil),
+        Just(GenFilter::NameX),
+    ]
+}
+
+fn gen_expr() -> impl Strategy<Value = GenExpr> {
+    gen_filter()
+        .prop_map(GenExpr::Filter)
+        .prop_recursive(3, 8, 2, |inner| {
+            (
+                prop::sample::select(ALL_SPANSET_OPS.to_vec()),
+                inner.clone(),
+                inner,
+            )
+                .prop_map(|(op, l, r)| GenExpr::Op(op, Box::new(l), Box::new(r)))
+        })
+}
+
+fn gen_agg() -> impl Strategy<Value = GenAgg> {
+    prop_oneof![
+        (0i64..4).prop_map(GenAgg::CountGt),
+        (1i64..4).prop_map(GenAgg::CountEq),
+        (0i64..5).prop_map(GenAgg::SumAGe),
+        prop::sample::select(vec![0.0, 0.5, 1.0, 1.5]).prop_map(GenAgg::AvgAGt),
+        (1i64..5).prop_map(GenAgg::MinMsLt),
+        (0i64..3).prop_map(GenAgg::MaxAEq),
+    ]
+}
+
+fn gen_query() -> impl Strategy<Value = GenQuery> {
+    (
+        gen_expr(),
+        prop::arbitrary::any::<bool>(),
+        prop::option::of(gen_filter()),
+        prop::option::of(gen_agg()),
+    )
+        .prop_map(|(expr, by_a, then, agg)| GenQuery {
+            expr,
+            by_a,
+            then,
+            agg,
+        })
+}
+
+fn gen_traces() -> impl Strategy<Value = Vec<Vec<GenSpan>>> {
+    let span = (
+        prop::arbitrary::any::<u8>(),
+        prop::option::of(0i64..3),
+        prop::arbitrary::any::<bool>(),
+        1u8..5,
+    );
+    prop::collection::vec(prop::collection::vec(span, 1..8), 1..4).prop_map(|traces| {
+        traces
+            .into_iter()
+            .map(|spans| {
+                spans
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, (p, a, x, ms))| GenSpan {
+                        // Span 0 is a root; others hang off an earlier span, or are roots.
+                        parent: (k > 0 && p % 5 != 0).then(|| usize::from(p) % k),
+                        a,
+                        x,
+                        ms,
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+fn filter_text(f: &GenFilter) -> String {
+    match f {
+        GenFilter::All => "{ }".into(),
+        GenFilter::AEq(n) => format!("{{ .a = {n} }}"),
+        GenFilter::AGt(n) => format!("{{ .a > {n} }}"),
+        GenFilter::ANil => "{ .a = nil }".into(),
+        GenFilter::NameX => "{ name = \"x\" }".into(),
+    }
+}
+
+fn expr_text(e: &GenExpr) -> String {
+    match e {
+        GenExpr::Filter(f) => filter_text(f),
+        GenExpr::Op(op, l, r) => format!("({}) {} ({})", expr_text(l), op.as_str(), expr_text(r)),
+    }
+}
+
+fn query_text(q: &GenQuery) -> String {
+    let mut t = expr_text(&q.expr);
+    if q.by_a {
+        t.push_str(" | by(.a)");
+    }
+    if let Some(f) = &q.then {
+        t.push_str(&format!(" | {}", filter_text(f)));
+    }
+    if let Some(a) = &q.agg {
+        t.push_str(&match a {
+            GenAgg::CountGt(n) => format!(" | count() > {n}"),
+            GenAgg::CountEq(n) => format!(" | count() = {n}"),
+            GenAgg::SumAGe(n) => format!(" | sum(.a) >= {n}"),
+            GenAgg::AvgAGt(x) => format!(" | avg(.a) > {x:?}"),
+            GenAgg::MinMsLt(n) => format!(" | min(duration) < {n}ms"),
+            GenAgg::MaxAEq(n) => format!(" | max(.a) = {n}"),
+        });
+    }
+    t
+}
+
+/// The model: one trace's spans (indices) a filter selects.
+fn model_filter(f: &GenFilter, spans: &[GenSpan]) -> Vec<usize> {
+    (0..spans.len())
+        .filter(|&i| {
+            let s = &spans[i];
+            match f {
+                GenFilter::All => true,
+                GenFilter::AEq(n) => s.a == Some(*n),
+                GenFilter::AGt(n) => s.a.is_some_and(|a| a > *n),
+                GenFilter::ANil => s.a.is_none(),
+                GenFilter::NameX => s.x,
+            }
+        })
+        .collect()
+}
+
+/// Whether span `a` is a proper ancestor of span `d`.
+fn model_ancestor(spans: &[GenSpan], a: usize, d: usize) -> bool {
+    let mut cur = spans[d].parent;
+    while let Some(p) = cur {
+        if p == a {
+            return true;
+        }
+        cur = spans[p].parent;
+    }
+    false
+}
+
+/// Tempo's structural relations, read off its docs: does right-hand span `b` stand in the
+/// operator's relation to left-hand span `a`?
+fn model_rel(op: SpansetOp, spans: &[GenSpan], a: usize, b: usize) -> bool {
+    use SpansetOp::*;
+    match op {
+        Child | NotChild | UnionChild => spans[b].parent == Some(a),
+        Parent | NotParent | UnionParent => spans[a].parent == Some(b),
+        Descendant | NotDescendant | UnionDescendant => model_ancestor(spans, a, b),
+        Ancestor | NotAncestor | UnionAncestor => model_ancestor(spans, b, a),
+        _ => a != b && spans[a].parent.is_some() && spans[a].parent == spans[b].parent,
+    }
+}
+
+fn model_expr(e: &GenExpr, spans: &[GenSpan]) -> Vec<usize> {
+    use SpansetOp::*;
+    let union = |mut l: Vec<usize>, r: Vec<usize>| {
+        l.extend(r);
+        l.sort_unstable();
+        l.dedup();
+        l
+    };
+    match e {
+        GenExpr::Filter(f) => model_filter(f, spans),
+        GenExpr::Op(op, l, r) => {
+            let (l, r) = (model_expr(l, spans), model_expr(r, spans));
+            match op {
+                And if l.is_empty() || r.is_empty() => Vec::new(),
+                And | Union => union(l, r),
+                NotChild | NotParent | NotDescendant | NotAncestor | NotSibling => r
+                    .iter()
+                    .copied()
+                    .filter(|&b| !l.iter().any(|&a| model_rel(*op, spans, a, b)))
+                    .collect(),
+                UnionChild | UnionParent | UnionDescendant | UnionAncestor | UnionSibling => {
+                    let rs: Vec<usize> = r
+                        .iter()
+                        .copied()
+                        .filter(|&b| l.iter().any(|&a| model_rel(*op, spans, a, b)))
+                        .collect();
+                    let ls: Vec<usize> = l
+                        .iter()
+                        .copied()
+                        .filter(|&a| r.iter().any(|&b| model_rel(*op, spans, a, b)))
+                        .collect();
+                    union(rs, ls)
+                }
+                _ => r
+                    .iter()
+                    .copied()
+                    .filter(|&b| l.iter().any(|&a| model_rel(*op, spans, a, b)))
+                    .collect(),
+            }
+        }
+    }
+}
+
+/// Whether a spanset (non-empty) passes the aggregate filter; None: no value, dropped.
+fn model_agg(a: &GenAgg, set: &[usize], spans: &[GenSpan]) -> bool {
+    let values: Vec<i64> = set.iter().filter_map(|&i| spans[i].a).collect();
+    let n = set.len() as i64;
+    match a {
+        GenAgg::CountGt(k) => n > *k,
+        GenAgg::CountEq(k) => n == *k,
+        GenAgg::SumAGe(k) => !values.is_empty() && values.iter().sum::<i64>() >= *k,
+        GenAgg::AvgAGt(x) => {
+            !values.is_empty() && values.iter().sum::<i64>() as f64 / values.len() as f64 > *x
+        }
+        GenAgg::MinMsLt(k) => set.iter().any(|&i| i64::from(spans[i].ms) < *k),
+        GenAgg::MaxAEq(k) => values.iter().max() == Some(k),
+    }
+}
+
+fn model_query(q: &GenQuery, spans: &[GenSpan]) -> Vec<usize> {
+    let set = model_expr(&q.expr, spans);
+    let mut groups: Vec<Vec<usize>> = if q.by_a {
+        let mut keys: Vec<Option<i64>> = set.iter().map(|&i| spans[i].a).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.iter()
+            .map(|k| set.iter().copied().filter(|&i| spans[i].a == *k).collect())
+            .collect()
+    } else {
+        vec![set]
+    };
+    if let Some(f) = &q.then {
+        let keep = model_filter(f, spans);
+        for g in &mut groups {
+            g.retain(|i| keep.contains(i));
+        }
+    }
+    groups.retain(|g| !g.is_empty());
+    if let Some(a) = &q.agg {
+        groups.retain(|g| model_agg(a, g, spans));
+    }
+    let mut out: Vec<usize> = groups.concat();
+    out.sort_unstable();
+    out
+}
+
+fn gen_events(traces: &[Vec<GenSpan>]) -> Vec<Event> {
+    traces
+        .iter()
+        .enumerate()
+        .flat_map(|(n, spans)| {
+            trace(
+                n as u64 + 1,
+                spans
+                    .iter()
+                    .enumerate()
+                    .map(|(k, s)| -> SpanSpec {
+                        let fields = s.a.map(|a| ("a", Value::Int(a))).into_iter().collect();
+                        (
+                            "svc",
+                            if s.x { "x" } else { "y" },
+                            s.parent,
+                            k as i64,
+                            f64::from(s.ms),
+                            fields,
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Every spanset operator, `by()`, filters after it and aggregates, compiled and run by
+    /// the naive evaluator, return exactly the traces and spans the model of Tempo's
+    /// semantics does.
+    #[test]
+    fn compiled_queries_match_the_model(traces in gen_traces(), q in gen_query()) {
+        let text = query_text(&q);
+        let cat = Catalog {
+            columns: vec![Column { name: "a".into(), ty: ColumnType::Integer }],
+            overflow: Vec::new(),
+        };
+        let s = compile_str(&text, &CompileContext { catalog: &cat })
+            .map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        prop_assert!(s.spans_exact);
+        let events = gen_events(&traces);
+        let got: Vec<(TraceId, Vec<SpanId>)> =
+            run_naive(&s, &events, (T0_S - 60) * NS_PER_S, (T0_S + 600) * NS_PER_S)
+                .into_iter()
+                .map(|m| (m.trace_id, m.spans))
+                .collect();
+        let want: Vec<(TraceId, Vec<SpanId>)> = traces
+            .iter()
+            .enumerate()
+            .filter_map(|(n, spans)| {
+                let n = n as u64 + 1;
+                let hit = model_query(&q, spans);
+                (!hit.is_empty()).then(|| {
+                    (
+                        TraceId::from_halves(n, n),
+                        hit.iter().map(|&k| SpanId::from_u64(n * 100 + k as u64 + 1)).collect(),
+                    )
+                })
+            })
+            .collect();
+        prop_assert_eq!(got, want, "{}\n{:?}", text, traces);
+    }
+}
+
+#[test]
+fn corpus_unsupported_queries_do_not_compile_even_unvalidated() {
+    // The compiler refuses what Tempo's validation refuses (scalar filters over two
+    // aggregates or arithmetic, `parent.`), should it be handed an unvalidated query.
+    let cat = table_catalog();
+    let (n, bad) = failures("unsupported", |q| {
+        let query = match parse_syntax(q) {
+            Ok(query) => query,
+            Err(e) => return Some(format!("did not parse: {e}")),
+        };
+        match compile(&query, &CompileContext { catalog: &cat }) {
+            Err(Error::Unsupported { message, .. }) if !message.is_empty() => None,
+            other => Some(format!("{other:?}")),
+        }
+    });
+    assert!(n > 20, "{n}");
+    assert!(bad.is_empty(), "{} failed:\n{}", bad.len(), bad.join("\n"));
 }
