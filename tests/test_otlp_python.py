@@ -446,9 +446,121 @@ def test_tempo_search_traceql(waggle: WaggleServer, sent_trace):
     r = waggle.get("/api/search", params={"q": f"{{ {svc} }}", "spss": "2", "limit": "50"})
     mine = [t for t in r.json()["traces"] if str(t["traceID"]).lower().lstrip("0") == want]
     assert mine[0]["spanSet"]["matched"] == 5 and len(mine[0]["spanSet"]["spans"]) == 2, mine[0]
-    for q, kind in [("{ .a = ", "parse error"), ('{ .a =~ "(" }', "invalid TraceQL"), ("{ .a } | count() > 3", "unsupported")]:
+    for q, kind in [("{ .a = ", "parse error"), ('{ .a =~ "(" }', "invalid TraceQL"), ("{ .a } | rate()", "unsupported")]:
         r = waggle.get("/api/search", params={"q": q})
         assert r.status_code == 400 and kind in r.text, f"q={q} -> {r.status_code} {r.text[:300]}"
+
+
+def test_tempo_traceql_structure_and_pipelines(waggle: WaggleServer, sent_trace):
+    """Descendant, ancestor, sibling, negated and union structural operators, and aggregate
+    pipelines, over the one trace (server root > db.query > mock-data; root > publish,
+    consume)."""
+    service = sent_trace["service"]
+    want = sent_trace["trace_id"].lstrip("0")
+    svc = f'resource.service.name = "{service}"'
+
+    def search(q: str) -> list[dict]:
+        r = waggle.get("/api/search", params={"q": q, "limit": "50", "spss": "10"})
+        assert r.status_code == 200, f"q={q} -> {r.status_code} {r.text[:500]}"
+        return [t for t in r.json()["traces"] or [] if str(t["traceID"]).lower().lstrip("0") == want]
+
+    def matched(q: str) -> set[str]:
+        mine = search(q)
+        assert mine, f"expected the trace for {q}"
+        return {s["name"] for s in mine[0]["spanSets"][0]["spans"]}
+
+    assert matched(f'{{ {svc} && kind = server }} >> {{ {svc} }}') == {"db.query", "mock-data", "publish", "consume"}
+    assert matched(f'{{ {svc} && name = "mock-data" }} << {{ {svc} }}') == {"db.query", "GET /api/activities/home"}
+    assert matched(f'{{ {svc} && name = "publish" }} ~ {{ {svc} }}') == {"db.query", "consume"}
+    assert matched(f'{{ {svc} && kind = server }} !> {{ {svc} && name != "GET /api/activities/home" }}') == {"mock-data"}
+    assert matched(f'{{ {svc} && name = "db.query" }} &> {{ {svc} }}') == {"db.query", "mock-data"}
+    assert matched(f'{{ {svc} && name = "db.query" }} &>> {{ {svc} && status = error }}') == {"db.query", "mock-data"}
+    for q in [
+        f"{{ {svc} }} | count() > 4",
+        f"{{ {svc} }} | max(duration) >= 250ms",
+        f"{{ {svc} }} | by(resource.service.name) | count() = 5",
+        f'{{ {svc} && kind = server }} > {{ {svc} }} | count() = 3',
+    ]:
+        assert search(q), f"expected the trace for {q}"
+    for q in [
+        f"{{ {svc} }} | count() > 5",
+        f"{{ {svc} }} | max(duration) > 300ms",
+        f"{{ {svc} }} | by(kind) | count() > 1",
+        f'{{ {svc} && name = "db.query" }} ~ {{ {svc} && name = "mock-data" }}',
+        f'{{ {svc} && name = "consume" }} >> {{ {svc} }}',
+    ]:
+        assert not search(q), f"did not expect the trace for {q}"
+
+
+def test_tempo_traceql_metrics(waggle: WaggleServer, sent_trace):
+    """`/api/metrics/query_range` and `/api/metrics/query` in Tempo's shapes, as Grafana and
+    Traces Drilldown call them."""
+    service = sent_trace["service"]
+    svc = f'resource.service.name = "{service}"'
+    now = int(time.time())
+    window = {"start": str(now - 1800), "end": str(now + 60)}
+    r = waggle.get("/api/metrics/query_range", params={"q": f"{{ {svc} }} | count_over_time() by (name)", "step": "60s", **window})
+    assert r.status_code == 200, r.text[:500]
+    series = r.json()["series"]
+    by_name = {s["labels"][0]["value"]["stringValue"]: s for s in series}
+    # The five spans of the trace and the span in another trace its link points at.
+    assert set(by_name) == {"GET /api/activities/home", "db.query", "mock-data", "publish", "consume", "linked-job"}, by_name.keys()
+    for s in series:
+        assert s["labels"][0]["key"] == "name"
+        assert sum(p["value"] for p in s["samples"]) == 1, s
+        stamps = [int(p["timestampMs"]) for p in s["samples"]]
+        assert stamps == sorted(stamps) and all(t % 60_000 == 0 for t in stamps), stamps
+    r = waggle.get("/api/metrics/query_range", params={"q": f"{{ {svc} && kind = server }} | quantile_over_time(duration, 0.5, 0.99)", "step": "60", **window})
+    assert r.status_code == 200, r.text[:500]
+    ps = {s["labels"][-1]["value"]["doubleValue"] for s in r.json()["series"]}
+    assert ps == {0.5, 0.99}, r.text[:500]
+    values = [p["value"] for s in r.json()["series"] for p in s["samples"]]
+    assert values and all(abs(v - 0.25) < 0.001 for v in values), values  # seconds
+    r = waggle.get("/api/metrics/query", params={"q": f"{{ {svc} }} | rate()", **window})
+    assert r.status_code == 200, r.text[:500]
+    [only] = r.json()["series"]
+    assert only["labels"] == [{"key": "__name__", "value": {"stringValue": "rate"}}], only
+    assert abs(only["value"] - 6 / 1860) < 1e-6, only
+    r = waggle.get("/api/metrics/query_range", params={"q": f"{{ {svc} }} | histogram_over_time(duration)", "step": "60s", **window})
+    assert r.status_code == 200, r.text[:500]
+    buckets = {s["labels"][-1]["value"]["doubleValue"] for s in r.json()["series"]}
+    assert 0.25 <= max(buckets) <= 0.5 and all(s["labels"][-1]["key"] == "__bucket" for s in r.json()["series"]), buckets
+    for q, status, word in [
+        ("{ } | rate() by (", 400, "parse error"),
+        ("{ } | compare({ status = error })", 400, "unsupported"),
+        ("{ }", 400, "metrics function"),
+    ]:
+        r = waggle.get("/api/metrics/query_range", params={"q": q, **window})
+        assert r.status_code == status and word in r.text, f"{q} -> {r.status_code} {r.text[:300]}"
+    r = waggle.get("/api/metrics/query_range", params={"q": "{ } | rate()", "start": str(now), "end": str(now - 10)})
+    assert r.status_code == 400 and "start must be before end" in r.text, r.text
+
+
+def test_tempo_tags_v2_scopes_and_narrowing(waggle: WaggleServer, sent_trace):
+    """Grafana's autocomplete: tags by scope, tags and values narrowed by the query typed so far."""
+    service = sent_trace["service"]
+    q = f'{{ resource.service.name = "{service}" && name = "db.query" }}'
+    r = waggle.get("/api/v2/search/tags")
+    assert r.status_code == 200, r.text[:300]
+    scopes = {s["name"]: s["tags"] for s in r.json()["scopes"]}
+    assert "service.name" in scopes["resource"] and "db.system" in scopes["span"], scopes
+    assert "service.name" not in scopes["span"] and "duration" in scopes["intrinsic"]
+    r = waggle.get("/api/v2/search/tags", params={"scope": "resource"})
+    assert [s["name"] for s in r.json()["scopes"]] == ["resource"]
+    r = waggle.get("/api/v2/search/tags", params={"scope": "span", "q": q})
+    [span] = r.json()["scopes"]
+    assert "db.system" in span["tags"] and "app.str" not in span["tags"], span
+    assert waggle.get("/api/v2/search/tags", params={"scope": "nope"}).status_code == 400
+    r = waggle.get("/api/v2/search/tag/span.db.system/values", params={"q": q})
+    assert r.json()["tagValues"] == [{"type": "string", "value": "postgresql"}], r.text
+    r = waggle.get("/api/v2/search/tag/span.db.rows/values", params={"q": q})
+    assert r.json()["tagValues"] == [{"type": "int", "value": "3"}], r.text
+    r = waggle.get("/api/v2/search/tag/resource.service.name/values", params={"q": q})
+    assert r.json()["tagValues"] == [{"type": "string", "value": service}], r.text
+    r = waggle.get("/api/v2/search/tag/status/values")
+    assert {"type": "keyword", "value": "error"} in r.json()["tagValues"]
+    r = waggle.get("/api/v2/search/tag/name/values", params={"q": q})
+    assert r.json()["tagValues"] == [{"type": "string", "value": "db.query"}], r.text
 
 
 def test_echo(waggle: WaggleServer):

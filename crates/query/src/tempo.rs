@@ -392,6 +392,19 @@ pub fn render_tag_values(
     limit: u32,
     d: &dyn Dialect,
 ) -> Option<String> {
+    render_tag_values_where(tag, catalog, window_ns, &Predicate::True, limit, d)
+}
+
+/// [`render_tag_values`] over the events `filter` holds for (a TraceQL `q=` narrowing
+/// Grafana's autocomplete to the query typed so far).
+pub fn render_tag_values_where(
+    tag: &str,
+    catalog: &Catalog,
+    window_ns: Option<(i64, i64)>,
+    filter: &Predicate,
+    limit: u32,
+    d: &dyn Dialect,
+) -> Option<String> {
     if tag == "status" {
         return None;
     }
@@ -410,6 +423,9 @@ pub fn render_tag_values(
     if window_ns.is_some() {
         conds.push(r.scope(None, e));
     }
+    if *filter != Predicate::True {
+        conds.push(format!("COALESCE({}, FALSE)", r.predicate(filter, e)));
+    }
     Some(format!(
         "SELECT DISTINCT {v} AS {} FROM {} AS {} WHERE {} ORDER BY 1 LIMIT {}",
         d.ident("v"),
@@ -418,6 +434,21 @@ pub fn render_tag_values(
         conds.join(" AND "),
         limit.clamp(1, TAG_VALUES_MAX)
     ))
+}
+
+/// Tempo's value type for a tag's values (`/api/v2/search/tag/{tag}/values`).
+pub fn tag_value_type(tag: &str, catalog: &Catalog) -> &'static str {
+    match tag {
+        "status" | "kind" => return "keyword",
+        "duration" | "traceDuration" => return "duration",
+        _ => {}
+    }
+    match resolve_column(tag, catalog, &mut Vec::new()).value_type() {
+        Some(ColumnType::Integer) => "int",
+        Some(ColumnType::Float) => "float",
+        Some(ColumnType::Boolean) => "bool",
+        _ => "string",
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub(crate) fn routes() -> Routes {
         .get("/api/v2/search/tags", tags_v2)
         .get("/api/search/tag/{tag}/values", tag_values)
         .get("/api/v2/search/tag/{tag}/values", tag_values_v2)
+        .get("/api/metrics/query_range", metrics_range)
+        .get("/api/metrics/query", metrics_instant)
 }
 
 /// Tempo answers errors as plain text with the status (its query frontend's shape); the
@@ -426,23 +428,271 @@ async fn tags(State(s): State<AppState>) -> Response {
     Json(protocols::tempo::tags_json(&tag_names(&s))).into_response()
 }
 
-async fn tags_v2(State(s): State<AppState>) -> Response {
-    let names = tag_names(&s);
-    Json(json!({ "scopes": [ { "name": "span", "tags": names } ] })).into_response()
+/// Intrinsics `/api/v2/search/tags` lists in its `intrinsic` scope: the ones TraceQL
+/// filters on here (see `query::traceql`).
+pub const INTRINSIC_TAGS: &[&str] = &[
+    "duration",
+    "kind",
+    "name",
+    "rootName",
+    "rootServiceName",
+    "status",
+    "statusMessage",
+    "traceDuration",
+    "span:id",
+    "span:parentID",
+    "trace:id",
+    "instrumentation:name",
+    "instrumentation:version",
+];
+/// Rows a `q=`-narrowed tag listing looks at (our bound: which columns the matching spans
+/// use is read from the newest ones only, so autocomplete stays fast on a large window).
+pub const TAGS_SAMPLE_ROWS: u32 = 100_000;
+
+#[derive(Debug, Default, Deserialize)]
+struct TagParams {
+    scope: Option<String>,
+    q: Option<String>,
+    start: Option<i64>,
+    end: Option<i64>,
+    limit: Option<usize>,
 }
 
-async fn values(s: &AppState, tag: String) -> Result<Vec<String>, Response> {
+impl TagParams {
+    fn window(&self) -> Option<(i64, i64)> {
+        match (self.start, self.end) {
+            (None, None) => None,
+            (s, e) => Some((
+                s.unwrap_or(0).saturating_mul(1_000_000_000),
+                e.map_or(i64::MAX, |e| {
+                    e.saturating_add(1).saturating_mul(1_000_000_000)
+                }),
+            )),
+        }
+    }
+
+    /// The TraceQL `q=` as a predicate on spans (None: no narrowing).
+    fn filter(&self, s: &AppState) -> Result<Option<query::plan::Predicate>, Response> {
+        let Some(q) = self
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty() && *q != "{}")
+        else {
+            return Ok(None);
+        };
+        let catalog = s.store.catalog();
+        let ctx = query::traceql::CompileContext { catalog: &catalog };
+        match query::traceql::compile_str(q, &ctx) {
+            Ok(search) => Ok(Some(search.spans)),
+            Err(e) => Err(bad_request(format!("invalid TraceQL query: {e}"))),
+        }
+    }
+}
+
+/// Resource attribute keys seen in the window (every event records its resource's keys).
+fn resource_keys(
+    store: &dyn store::Store,
+    window: Option<(i64, i64)>,
+) -> Result<Vec<String>, store::StoreError> {
+    use query::dialect::Dialect;
+    let d = query::DuckDb;
+    let col = d.ident(model::schema::COL_RESOURCE_KEYS);
+    let time = d.ident(model::schema::COL_TIME_NS);
+    let cond = match window {
+        Some((lo, hi)) => format!(" AND {time} >= {lo} AND {time} < {hi}"),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT DISTINCT {col} FROM {} WHERE {col} IS NOT NULL{cond} LIMIT 10000",
+        d.ident(query::sql::EVENTS_TABLE)
+    );
+    let mut keys: Vec<String> = Vec::new();
+    for row in store.run_sql(&sql)? {
+        if let Some(Some(model::Value::Str(v))) = row.first() {
+            for k in v.split(model::schema::RESOURCE_KEY_SEP) {
+                if !k.is_empty() && !keys.iter().any(|x| x == k) {
+                    keys.push(k.to_string());
+                }
+            }
+        }
+    }
+    // `service.name` is stored in its own column, not among the recorded keys.
+    if !keys.is_empty() && !keys.iter().any(|k| k == model::schema::COL_SERVICE) {
+        keys.push(model::schema::COL_SERVICE.to_string());
+    }
+    keys.sort();
+    Ok(keys)
+}
+
+/// Of `names`, those some of the newest spans matching `filter` have a value for.
+fn used_by(
+    store: &dyn store::Store,
+    names: Vec<String>,
+    filter: &query::plan::Predicate,
+    window: Option<(i64, i64)>,
+) -> Result<Vec<String>, store::StoreError> {
+    use query::dialect::Dialect;
+    let d = query::DuckDb;
+    let catalog = store.catalog();
+    let (lo, hi) = window.unwrap_or((i64::MIN, i64::MAX));
+    let r = query::sql::Renderer::new(&d, lo, hi);
+    let e = query::sql::EVENT_ALIAS;
+    let cols: Vec<(String, query::plan::ColumnRef)> = names
+        .into_iter()
+        .map(|n| {
+            let c = query::plan::resolve_column(&n, &catalog, &mut Vec::new());
+            (n, c)
+        })
+        .filter(|(_, c)| c.kind != query::plan::ColumnKind::Missing)
+        .collect();
+    if cols.is_empty() {
+        return Ok(Vec::new());
+    }
+    let counts: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, (_, c))| format!("COUNT({}) AS {}", r.column(c, e), d.ident(&format!("c{i}"))))
+        .collect();
+    let mut conds = vec![format!("COALESCE({}, FALSE)", r.predicate(filter, e))];
+    if window.is_some() {
+        conds.push(r.scope(None, e));
+    }
+    let sql = format!(
+        "SELECT {} FROM (SELECT * FROM {} AS {} WHERE {} ORDER BY {} DESC LIMIT {TAGS_SAMPLE_ROWS}) AS {}",
+        counts.join(", "),
+        d.ident(query::sql::EVENTS_TABLE),
+        d.ident(e),
+        conds.join(" AND "),
+        r.qcol(e, model::schema::COL_TIME_NS),
+        d.ident(e),
+    );
+    let rows = store.run_sql(&sql)?;
+    let Some(row) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    Ok(cols
+        .into_iter()
+        .zip(row)
+        .filter(|(_, v)| matches!(v, Some(model::Value::Int(n)) if *n > 0))
+        .map(|((n, _), _)| n)
+        .collect())
+}
+
+/// `/api/v2/search/tags`: tags by scope (`resource`, `span`, `intrinsic`), optionally one
+/// scope (`scope=`), a window (`start`/`end`) and narrowed to the spans a TraceQL `q=`
+/// matches (Grafana's autocomplete while a query is typed).
+async fn tags_v2(State(s): State<AppState>, Query(p): Query<TagParams>) -> Response {
+    let scope = p.scope.as_deref().unwrap_or("").to_ascii_lowercase();
+    let scopes: &[&str] = match scope.as_str() {
+        "" | "all" => &["resource", "span", "intrinsic"],
+        "resource" => &["resource"],
+        "span" => &["span"],
+        "intrinsic" => &["intrinsic"],
+        // Waggle stores no event or link attributes under their own scope.
+        "event" | "link" | "instrumentation" | "none" => &[],
+        other => return bad_request(format!("invalid scope: {other}")),
+    };
+    let filter = match p.filter(&s) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let window = p.window();
+    let limit = p.limit.unwrap_or(usize::MAX).max(1);
     let store = s.store.clone();
-    let tag = tag
-        .strip_prefix("span.")
+    let wanted: Vec<&'static str> = scopes.to_vec();
+    let result = crate::blocking(move || {
+        let resource = resource_keys(store.as_ref(), window)?;
+        let all = query::tempo::tag_names(&store.catalog());
+        let mut out = Vec::new();
+        for name in wanted {
+            let mut tags: Vec<String> = match name {
+                "resource" => resource.clone(),
+                "span" => all
+                    .iter()
+                    .filter(|t| !resource.contains(t) && !matches!(t.as_str(), "name" | "status"))
+                    .cloned()
+                    .collect(),
+                _ => INTRINSIC_TAGS.iter().map(|t| t.to_string()).collect(),
+            };
+            if let (Some(f), true) = (&filter, name != "intrinsic") {
+                tags = used_by(store.as_ref(), tags, f, window)?;
+            }
+            tags.truncate(limit);
+            out.push(json!({ "name": name, "tags": tags }));
+        }
+        Ok::<_, store::StoreError>(out)
+    })
+    .await;
+    match result {
+        Ok(Ok(scopes)) => Json(json!({ "scopes": scopes })).into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "tempo tags failed");
+            internal()
+        }
+        Err(_) => internal(),
+    }
+}
+
+/// A scoped TraceQL tag (`resource.x`, `span.x`, `.x`, an intrinsic) as the column name.
+fn tag_column(tag: &str, catalog: &model::schema::Catalog) -> String {
+    match tag {
+        "rootName" | "trace:rootName" | "span:name" => return "name".into(),
+        "rootServiceName" | "trace:rootService" => return model::schema::COL_SERVICE.into(),
+        "statusMessage" | "span:statusMessage" => return "status_message".into(),
+        "kind" | "span:kind" => return "span.kind".into(),
+        "instrumentation:name" => return "library.name".into(),
+        "instrumentation:version" => return "library.version".into(),
+        _ => {}
+    }
+    tag.strip_prefix("span.")
         .or_else(|| tag.strip_prefix("resource."))
-        .filter(|t| store.catalog().get(t).is_some())
+        .or_else(|| tag.strip_prefix('.'))
+        .filter(|t| catalog.get(t).is_some() || *t == model::schema::COL_SERVICE)
         .map(str::to_string)
-        .unwrap_or(tag);
+        .unwrap_or_else(|| tag.to_string())
+}
+
+async fn values(
+    s: &AppState,
+    tag: String,
+    p: &TagParams,
+) -> Result<(Vec<String>, &'static str), Response> {
+    match tag.as_str() {
+        "status" | "span:status" => {
+            return Ok((vec!["error".into(), "ok".into(), "unset".into()], "keyword"))
+        }
+        "kind" | "span:kind" => {
+            let kinds = [
+                "client",
+                "consumer",
+                "internal",
+                "producer",
+                "server",
+                "unspecified",
+            ];
+            return Ok((kinds.iter().map(|k| k.to_string()).collect(), "keyword"));
+        }
+        _ => {}
+    }
+    let filter = p.filter(s)?.unwrap_or(query::plan::Predicate::True);
+    let window = p.window();
+    let store = s.store.clone();
+    let column = tag_column(&tag, &store.catalog());
+    let ty = query::tempo::tag_value_type(&column, &store.catalog());
+    let limit = p
+        .limit
+        .map_or(TAG_VALUES_MAX, |l| (l as u32).clamp(1, TAG_VALUES_MAX));
     let rows = crate::blocking(move || {
         let catalog = store.catalog();
-        match query::tempo::render_tag_values(&tag, &catalog, None, TAG_VALUES_MAX, &query::DuckDb)
-        {
+        match query::tempo::render_tag_values_where(
+            &column,
+            &catalog,
+            window,
+            &filter,
+            limit,
+            &query::DuckDb,
+        ) {
             Some(sql) => store.run_sql(&sql),
             None => Ok(Vec::new()),
         }
@@ -450,33 +700,217 @@ async fn values(s: &AppState, tag: String) -> Result<Vec<String>, Response> {
     .await
     .map_err(|_| internal())?
     .map_err(|_| internal())?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .map(|v| v.to_string())
-        .collect())
+    Ok((
+        rows.into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .map(|v| v.to_string())
+            .collect(),
+        ty,
+    ))
 }
 
-async fn tag_values(State(s): State<AppState>, Path(tag): Path<String>) -> Response {
-    match values(&s, tag).await {
-        Ok(v) => Json(protocols::tempo::tag_values_json(&v)).into_response(),
+async fn tag_values(
+    State(s): State<AppState>,
+    Path(tag): Path<String>,
+    Query(p): Query<TagParams>,
+) -> Response {
+    match values(&s, tag, &p).await {
+        Ok((v, _)) => Json(protocols::tempo::tag_values_json(&v)).into_response(),
         Err(r) => r,
     }
 }
 
-async fn tag_values_v2(State(s): State<AppState>, Path(tag): Path<String>) -> Response {
-    match values(&s, tag).await {
-        Ok(v) => Json(json!({
-            "tagValues": v.into_iter().map(|v| json!({"type": "string", "value": v})).collect::<Vec<_>>()
+/// `/api/v2/search/tag/{tag}/values`: typed values, narrowed by `q=` and the window.
+async fn tag_values_v2(
+    State(s): State<AppState>,
+    Path(tag): Path<String>,
+    Query(p): Query<TagParams>,
+) -> Response {
+    match values(&s, tag, &p).await {
+        Ok((v, ty)) => Json(json!({
+            "tagValues": v.into_iter().map(|v| json!({"type": ty, "value": v})).collect::<Vec<_>>()
         }))
         .into_response(),
         Err(r) => r,
     }
 }
 
+/// Default window of a metrics query without `start`/`end`/`since` (Tempo's: the last hour).
+pub const METRICS_WINDOW_DEFAULT_NS: i64 = 3600 * 1_000_000_000;
+/// Default number of steps when `step` is absent (our choice; Grafana always sends one).
+pub const METRICS_STEPS_DEFAULT: i64 = 60;
+
+#[derive(Debug, Deserialize)]
+struct MetricsParams {
+    q: Option<String>,
+    query: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    since: Option<String>,
+    step: Option<String>,
+}
+
+/// A metrics time parameter as Tempo reads it: Unix seconds (up to 10 integer digits,
+/// fractions allowed), nanoseconds (more digits), or RFC 3339.
+pub fn parse_metrics_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Some(if s.trim_start_matches('-').len() <= 10 {
+            n.saturating_mul(1_000_000_000)
+        } else {
+            n
+        });
+    }
+    if let Ok(f) = s.parse::<f64>() {
+        if f.is_finite() && f.abs() < 1e11 {
+            return Some((f * 1e9) as i64);
+        }
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+}
+
+/// A `step`: seconds (a number) or a Go duration (`30s`, `1m`).
+fn parse_step_ns(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(f) = s.parse::<f64>() {
+        return (f.is_finite() && f > 0.0).then_some((f * 1e9) as i64);
+    }
+    parse_go_duration_ms(s).map(|ms| (ms * 1e6) as i64)
+}
+
+fn metrics_window(p: &MetricsParams, instant: bool) -> Result<query::traceql::Window, Response> {
+    let now = crate::now_ns();
+    let time = |v: &Option<String>, name: &str| -> Result<Option<i64>, Response> {
+        match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(t) => parse_metrics_time(t).map(Some).ok_or_else(|| {
+                bad_request(format!(
+                    "invalid {name} {t:?}: use Unix seconds, nanoseconds or RFC 3339"
+                ))
+            }),
+        }
+    };
+    let end = time(&p.end, "end")?.unwrap_or(now);
+    let start = match time(&p.start, "start")? {
+        Some(s) => s,
+        None => match p.since.as_deref().filter(|s| !s.is_empty()) {
+            Some(d) => {
+                let ms = parse_go_duration_ms(d)
+                    .ok_or_else(|| bad_request(format!("invalid since {d:?}")))?;
+                end.saturating_sub((ms * 1e6) as i64)
+            }
+            None => end.saturating_sub(METRICS_WINDOW_DEFAULT_NS),
+        },
+    };
+    if start >= end {
+        return Err(bad_request(format!(
+            "http parameter start must be before end. received start={start} end={end}"
+        )));
+    }
+    let step_ns = if instant {
+        None
+    } else {
+        Some(match p.step.as_deref().filter(|s| !s.is_empty()) {
+            Some(st) => {
+                parse_step_ns(st).ok_or_else(|| bad_request(format!("invalid step {st:?}")))?
+            }
+            None => ((end - start) / METRICS_STEPS_DEFAULT).max(1_000_000_000),
+        })
+    };
+    Ok(query::traceql::Window {
+        start_ns: start,
+        end_ns: end,
+        step_ns,
+    })
+}
+
+async fn metrics_range(s: State<AppState>, p: Query<MetricsParams>) -> Response {
+    run_metrics(s, p, false).await
+}
+
+async fn metrics_instant(s: State<AppState>, p: Query<MetricsParams>) -> Response {
+    run_metrics(s, p, true).await
+}
+
+/// TraceQL metrics: compiled to the shared plan (`query::traceql::metrics`), run as the
+/// Honeycomb series (range) or totals (instant) SQL.
+async fn run_metrics(
+    State(s): State<AppState>,
+    Query(p): Query<MetricsParams>,
+    instant: bool,
+) -> Response {
+    let Some(q) =
+        p.q.as_deref()
+            .or(p.query.as_deref())
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+    else {
+        return bad_request("missing q: a TraceQL metrics query such as {} | rate()".into());
+    };
+    let window = match metrics_window(&p, instant) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let catalog = s.store.catalog();
+    let ctx = query::traceql::CompileContext { catalog: &catalog };
+    let m = match query::traceql::compile_metrics(q, &ctx, window) {
+        Ok(m) => m,
+        Err(e) => return bad_request(format!("invalid TraceQL query: {e}")),
+    };
+    let store = s.store.clone();
+    let result = crate::blocking(move || {
+        let sql = if instant {
+            query::sql::render_totals(&m.plan, &query::DuckDb).sql
+        } else {
+            query::sql::render_series(&m.plan, &query::DuckDb).sql
+        };
+        let rows = store.run_sql(&sql)?;
+        Ok::<_, store::StoreError>(if instant {
+            m.instant_json(&rows)
+        } else {
+            m.range_json(&rows)
+        })
+    })
+    .await;
+    match result {
+        Ok(Ok(body)) => Json(body).into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "tempo metrics query failed");
+            internal()
+        }
+        Err(_) => internal(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_times() {
+        assert_eq!(
+            parse_metrics_time("1700000000"),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_metrics_time("1700000000000000000"),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_metrics_time("1700000000.5"),
+            Some(1_700_000_000_500_000_000)
+        );
+        assert_eq!(
+            parse_metrics_time("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(parse_metrics_time("soon"), None);
+        assert_eq!(parse_step_ns("30"), Some(30_000_000_000));
+        assert_eq!(parse_step_ns("1m"), Some(60_000_000_000));
+        assert_eq!(parse_step_ns("0"), None);
+    }
 
     #[test]
     fn go_durations() {

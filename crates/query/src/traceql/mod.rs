@@ -1,6 +1,6 @@
 //! Grafana Tempo's TraceQL: parse ([`parse()`]: syntax and Tempo's validation, or
-//! [`parse_syntax`] alone), and compile spanset queries to the shared plan's predicates
-//! ([`compile()`]). Pure: no I/O.
+//! [`parse_syntax`] alone), compile spanset queries to the shared plan's predicates
+//! ([`compile()`]), and metrics queries to a plan with series ([`metrics`]). Pure: no I/O.
 //!
 //! Language: <https://grafana.com/docs/tempo/latest/traceql/>; the grammar, lexer and
 //! validation rules follow Tempo's `pkg/traceql` (`expr.y`, `lexer.go`, `ast_validate.go`),
@@ -42,6 +42,7 @@
 pub mod ast;
 pub mod compile;
 pub mod lexer;
+pub mod metrics;
 pub mod parse;
 pub mod validate;
 
@@ -49,7 +50,8 @@ pub mod validate;
 mod tests;
 
 pub use ast::*;
-pub use compile::{compile, compile_str, run_naive, CompileContext, Search, TraceMatch};
+pub use compile::{column_of, compile, compile_str, run_naive, CompileContext, Search, TraceMatch};
+pub use metrics::{compile_metrics, Metrics, Window};
 pub use parse::parse_syntax;
 pub use validate::validate;
 
