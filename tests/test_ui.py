@@ -35,6 +35,8 @@ SCENARIO_TIMEOUT_S = 120
 SERVICE = "ui-shop"
 LOG_GROUP = "ui-tests"
 BIG_TRACE_SPANS = 10_000
+COMPARE_SERVICE = "ui-order"
+LOOP_SERVICE = "ui-stock"  # calls itself: a self-loop on the service map
 
 pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and (UI_DIR / "node_modules" / "playwright-core").exists()),
@@ -93,6 +95,58 @@ def big_trace(srv: WaggleServer) -> str:
     return trace_id
 
 
+def compare_traces(srv: WaggleServer) -> tuple[str, str, int, int]:
+    """Two runs of one request for the compare view, as OTLP/HTTP JSON: B adds a coupon step,
+    a retried query and a failing render and is slower; A alone has a cache lookup. The stock
+    service calls itself (a self-loop). Returns (A, B, A's span count, B's)."""
+    # (span, parent, service, name, kind, start ms, end ms, error); kinds: 1 internal, 2 server, 3 client
+    a = [
+        ("r", "", COMPARE_SERVICE, "POST /order", 2, 0, 120, False),
+        ("c", "r", COMPARE_SERVICE, "load cart", 1, 2, 20, False),
+        ("g", "r", COMPARE_SERVICE, "GET /stock", 3, 22, 100, False),
+        ("s", "g", LOOP_SERVICE, "GET /stock", 2, 24, 98, False),
+        ("k", "s", LOOP_SERVICE, "cache lookup", 1, 25, 27, False),
+        ("q", "s", LOOP_SERVICE, "SELECT stock", 1, 28, 70, False),
+        ("v", "s", LOOP_SERVICE, "reserve", 3, 72, 96, False),
+        ("w", "v", LOOP_SERVICE, "POST /reserve", 2, 73, 95, False),
+        ("d", "r", COMPARE_SERVICE, "render", 1, 101, 118, False),
+    ]
+    b = [
+        ("r", "", COMPARE_SERVICE, "POST /order", 2, 0, 190, False),
+        ("c", "r", COMPARE_SERVICE, "load cart", 1, 2, 18, False),
+        ("p", "r", COMPARE_SERVICE, "apply coupon", 1, 19, 35, False),
+        ("g", "r", COMPARE_SERVICE, "GET /stock", 3, 36, 170, False),
+        ("s", "g", LOOP_SERVICE, "GET /stock", 2, 38, 168, False),
+        ("q", "s", LOOP_SERVICE, "SELECT stock", 1, 40, 120, False),
+        ("t", "s", LOOP_SERVICE, "SELECT stock", 1, 121, 140, False),
+        ("v", "s", LOOP_SERVICE, "reserve", 3, 141, 166, False),
+        ("w", "v", LOOP_SERVICE, "POST /reserve", 2, 142, 165, False),
+        ("d", "r", COMPARE_SERVICE, "render", 1, 171, 188, True),
+    ]
+    ids = []
+    for n, (spans, ago_s) in enumerate(((a, 20), (b, 10))):
+        trace_id = uuid.uuid4().hex
+        base = time.time_ns() - ago_s * 1_000_000_000
+        sid = {key: f"{n + 1:02x}{i + 1:014x}" for i, (key, *_rest) in enumerate(spans)}
+        by_service: dict[str, list[dict]] = {}
+        for key, parent, service, name, kind, start, end, error in spans:
+            span = {
+                "traceId": trace_id, "spanId": sid[key], "parentSpanId": sid[parent] if parent else "",
+                "name": name, "kind": kind,
+                "startTimeUnixNano": str(base + start * 1_000_000), "endTimeUnixNano": str(base + end * 1_000_000),
+                "attributes": [{"key": "run", "value": {"stringValue": "AB"[n]}}],
+            }
+            if error:
+                span["status"] = {"code": 2, "message": "template missing"}
+            by_service.setdefault(service, []).append(span)
+        body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": svc}}]},
+                                   "scopeSpans": [{"spans": group}]} for svc, group in by_service.items()]}
+        r = requests.post(srv.otlp_http_url + "/v1/traces", json=body, timeout=HTTP_TIMEOUT_S)
+        assert r.status_code == 200, r.text
+        ids.append(trace_id)
+    return ids[0], ids[1], len(a), len(b)
+
+
 def log_events(srv: WaggleServer, trace_id: str, span_id: str) -> None:
     """boto3: a group with events on the trace and plain ones, for filtering."""
     logs = boto3.client("logs", endpoint_url=srv.http_url, region_name="us-east-1",
@@ -148,8 +202,11 @@ def facts(tmp_path_factory: pytest.TempPathFactory):
         occurrence = rollbar_error(demo, trace_id, failing)
         counter = item_counter(demo, occurrence)
         big = big_trace(demo)
+        compare_a, compare_b, spans_a, spans_b = compare_traces(demo)
         demo.trace_v1(big, expect_spans=BIG_TRACE_SPANS, timeout=60)
         demo.trace_v1(trace_id, expect_spans=3)
+        demo.trace_v1(compare_a, expect_spans=spans_a)
+        demo.trace_v1(compare_b, expect_spans=spans_b)
         # The demo's own traffic: an X-Ray service graph and log events take a few seconds.
         poll(lambda: requests.get(demo.http_url + "/api/waggle/datasets", timeout=5).json()["datasets"],
              lambda d: {"backend-flask", "cruddur", SERVICE} <= {x["name"] for x in d}, 60)
@@ -159,6 +216,8 @@ def facts(tmp_path_factory: pytest.TempPathFactory):
             "root_span": root, "big_trace": big, "big_spans": BIG_TRACE_SPANS,
             "item_counter": counter, "service": SERVICE, "log_group": LOG_GROUP,
             "artifacts": str(ARTIFACTS),
+            "compare_a": compare_a, "compare_b": compare_b, "compare_service": COMPARE_SERVICE,
+            "loop_service": LOOP_SERVICE,
         }
         path = base / "facts.json"
         path.write_text(json.dumps(doc))
@@ -170,7 +229,7 @@ def facts(tmp_path_factory: pytest.TempPathFactory):
 
 SCENARIOS = [
     "home", "empty_install", "token", "query_and_back", "heatmap_bubbleup", "trace_search_and_view",
-    "big_trace", "service_map", "sampling_and_groups", "errors_resolve", "item_page",
+    "trace_compare", "big_trace", "service_map", "sampling_and_groups", "errors_resolve", "item_page",
     "logs_filter", "logs_insights", "live_tail",
 ]
 

@@ -155,6 +155,97 @@ const scenarios = {
     }
   },
 
+  async trace_compare() {
+    const { compare_a: a, compare_b: b } = facts;
+    const tql = `{ resource.service.name = "${facts.compare_service}" }`;
+    const p = await open(`/ui/traces?q=${enc(tql)}`);
+    await p.waitForSelector(`input.trace-pick[data-trace-id="${a}"]`, { timeout: WAIT });
+    assert.ok(await p.locator('#trace-compare').isDisabled(), 'Compare waits for two traces');
+    // Tick A first (it is the older, second row), then B: the first ticked is A.
+    await p.locator(`input.trace-pick[data-trace-id="${a}"]`).check();
+    assert.ok(await p.locator('#trace-compare').isDisabled());
+    assert.equal(p.url().includes('/ui/trace/'), false, 'ticking does not open the trace');
+    await p.locator(`input.trace-pick[data-trace-id="${b}"]`).check();
+    const others = p.locator('input.trace-pick:not(:checked)');
+    for (let i = 0; i < await others.count(); i++) assert.ok(await others.nth(i).isDisabled(), 'two at most');
+    await p.click('#trace-compare');
+    await p.waitForURL(u => u.pathname === `/ui/trace/${a}` && u.searchParams.get('compare') === b, { timeout: WAIT });
+    await p.waitForSelector('#cmp-a-waterfall .span-row:not(.gap)', { timeout: WAIT });
+    await p.waitForSelector('#cmp-b-waterfall .span-row:not(.gap)', { timeout: WAIT });
+    // Aligned: as many rows on each side; gaps where one trace lacks a span.
+    const rowsA = await p.locator('#cmp-a-waterfall .span-row').count();
+    const rowsB = await p.locator('#cmp-b-waterfall .span-row').count();
+    assert.equal(rowsA, rowsB, 'aligned rows');
+    assert.equal(await p.locator('#cmp-a-waterfall .span-row:not(.gap)').count(), 9);
+    assert.equal(await p.locator('#cmp-b-waterfall .span-row:not(.gap)').count(), 10);
+    assert.equal(await p.locator('#cmp-a-waterfall .span-row.gap').count(), 2, 'the coupon and the retried query are only in B');
+    assert.equal(await p.locator('#cmp-b-waterfall .span-row.gap').count(), 1, 'the cache lookup is only in A');
+    // The diff table: counts and durations in A and B, one-sided spans marked.
+    const table = p.locator('#compare-table');
+    await table.locator('tbody tr').first().waitFor({ timeout: WAIT });
+    const row = name => table.locator('tbody tr', { hasText: name });
+    assert.match(await row('apply coupon').innerText(), /only in B/);
+    assert.match(await row('cache lookup').innerText(), /only in A/);
+    const select = await row('SELECT stock').locator('td').allInnerTexts();
+    assert.deepEqual(select.slice(3, 6).map(t => t.trim()), ['1', '2', '+1'], select.join(' | '));
+    assert.ok(await row('POST /order').locator('.delta.worse').count() >= 1, 'the slower root is marked');
+    assert.match(await p.locator('#compare-delta').innerText(), /duration\s*\+70\.0 ms/);
+    // A span in A selects its counterpart in B; the detail shows both.
+    await p.locator('#cmp-a-waterfall .span-row', { hasText: 'SELECT stock' }).click();
+    await p.waitForSelector('#cmp-b-waterfall .span-row.selected', { timeout: WAIT });
+    assert.match(await p.locator('#cmp-b-waterfall .span-row.selected').innerText(), /SELECT stock/);
+    const detail = await p.locator('#compare-detail').innerText();
+    assert.match(detail, /SELECT stock/);
+    assert.match(detail, /in both/);
+    // Keyboard: down to the next span, Enter selects it (past a gap row).
+    await p.keyboard.press('ArrowDown');
+    await p.keyboard.press('Enter');
+    await p.waitForFunction(() => /reserve/.test(document.querySelector('#cmp-a-waterfall .span-row.selected')?.innerText || ''), null, { timeout: WAIT });
+    // Scrolling one side scrolls the other (rows stay aligned).
+    await shot(p, 'trace-compare');
+    // A row of the table selects that span.
+    await row('apply coupon').click();
+    await p.waitForFunction(() => /apply coupon/.test(document.querySelector('#compare-detail')?.innerText || ''), null, { timeout: WAIT });
+    assert.match(await p.locator('#compare-detail').innerText(), /only in B/);
+    // Back returns to the search.
+    await p.goBack();
+    await p.waitForURL(/\/ui\/traces\?/, { timeout: WAIT });
+    await p.waitForSelector('tr.trace-row', { timeout: WAIT });
+
+    // From a trace page: "Compare with…" another id, and Back to the single trace.
+    const t = await open(`/ui/trace/${a}`);
+    await t.waitForSelector('#waterfall .span-row', { timeout: WAIT });
+    await t.fill('#compare-with', 'not a trace id');
+    await t.press('#compare-with', 'Enter');
+    assert.match(await t.locator('#compare-with-msg').innerText(), /32 hex digits/);
+    await t.fill('#compare-with', b);
+    await t.press('#compare-with', 'Enter');
+    await t.waitForURL(u => u.searchParams.get('compare') === b, { timeout: WAIT });
+    await t.waitForSelector('#cmp-b-waterfall .span-row', { timeout: WAIT });
+    assert.equal(await t.locator('main > h1').innerText(), 'Compare traces');
+    await t.goBack();
+    await t.waitForURL(u => !u.searchParams.has('compare'), { timeout: WAIT });
+    await t.waitForSelector('#waterfall .span-row', { timeout: WAIT });
+    assert.equal(await t.locator('#cmp-a-waterfall').count(), 0);
+    await t.goForward();
+    await t.waitForSelector('#cmp-a-waterfall .span-row', { timeout: WAIT });
+    // Swap makes B the baseline.
+    await t.click('#compare-swap');
+    await t.waitForURL(u => u.pathname === `/ui/trace/${b}` && u.searchParams.get('compare') === a, { timeout: WAIT });
+    await t.waitForSelector('#compare-table tbody tr', { timeout: WAIT });
+    assert.match(await t.locator('#compare-table tbody tr', { hasText: 'apply coupon' }).innerText(), /only in A/);
+
+    await both(`/ui/trace/${a}?compare=${b}`, 'trace-compare', async x => {
+      await x.waitForSelector('#cmp-b-waterfall .span-row', { timeout: WAIT });
+      await x.waitForSelector('#compare-table tbody tr', { timeout: WAIT });
+    });
+    await both(`/ui/traces?q=${enc(tql)}`, 'traces-compare-pick', async x => {
+      await x.locator(`input.trace-pick[data-trace-id="${a}"]`).check({ timeout: WAIT });
+      await x.locator(`input.trace-pick[data-trace-id="${b}"]`).check();
+      await x.waitForSelector('#trace-scatter canvas', { timeout: WAIT });
+    });
+  },
+
   async big_trace() {
     const p = await open(`/ui/trace/${facts.big_trace}`);
     await p.waitForFunction(() => typeof window.waggleTraceRenderMs === 'number', null, { timeout: 30000 });
@@ -169,6 +260,38 @@ const scenarios = {
       await p.waitForSelector('g.map-node[data-service="backend-flask"]', { timeout: WAIT });
     });
     const p = await open('/ui/map');
+    // A service calling itself: a loop beside its node, the label clear of every node and
+    // of the other edges' labels.
+    const loop = p.locator(`g.map-edge.self-loop[data-from="${facts.loop_service}"]`);
+    await loop.waitFor({ timeout: WAIT });
+    const clash = await p.evaluate(svc => {
+      const r = e => e.getBoundingClientRect();
+      const meets = (a, b) => a.width && b.width && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      const label = r(document.querySelector(`g.map-edge.self-loop[data-from="${svc}"] .edge-label`));
+      const out = [];
+      for (const n of document.querySelectorAll('g.map-node')) {
+        for (const part of n.querySelectorAll('.halo, .node-name, .node-type')) {
+          if (meets(label, r(part))) out.push(`${n.dataset.service} ${part.getAttribute('class')}`);
+        }
+      }
+      for (const e of document.querySelectorAll('g.map-edge')) {
+        if (e.classList.contains('self-loop') && e.dataset.from === svc) continue;
+        if (meets(label, r(e.querySelector('.edge-label')))) out.push(`label of ${e.dataset.from} → ${e.dataset.to}`);
+      }
+      return out;
+    }, facts.loop_service);
+    assert.deepEqual(clash, [], 'the self-loop label overlaps');
+    await loop.focus();
+    await p.keyboard.press('Enter');
+    assert.match(await p.locator('#map-detail').innerText({ timeout: WAIT }), new RegExp(`${facts.loop_service} → ${facts.loop_service}`));
+    await p.locator(`g.map-node[data-service="${facts.loop_service}"]`).first().scrollIntoViewIfNeeded();
+    await shot(p, 'map-self-loop');
+    // Its traces: the service's requests to itself (the compare traces make some).
+    const l = await open('/ui/map');
+    await l.locator(`g.map-edge.self-loop[data-from="${facts.loop_service}"] .hit`).click({ timeout: WAIT }); // inside the loop
+    await l.click('#map-traces-link');
+    await l.waitForURL(/\/ui\/traces\?/, { timeout: WAIT });
+    await l.waitForSelector(`input.trace-pick[data-trace-id="${facts.compare_a}"]`, { timeout: WAIT });
     await p.locator('g.map-node[data-service="backend-flask"]').first().click();
     const detail = await p.locator('#map-detail').innerText({ timeout: WAIT });
     assert.match(detail, /backend-flask/);

@@ -298,6 +298,8 @@ export function onNavigate(render) { window.addEventListener('popstate', render)
 /** Links to other pages, in one place. */
 export const links = {
   trace: (id, span) => `/ui/trace/${encodeURIComponent(id)}${span ? '?span=' + encodeURIComponent(span) : ''}`,
+  /** Two traces side by side: the trace page of `a` with `?compare=b` (no page of its own). */
+  compare: (a, b) => `/ui/trace/${encodeURIComponent(a)}?compare=${encodeURIComponent(b)}`,
   item: counter => `/ui/item/${encodeURIComponent(counter)}`,
   query: q => `/ui/query?${new URLSearchParams(q)}`,
   logs: params => `/ui/logs?${new URLSearchParams(params)}`,

@@ -220,9 +220,10 @@ function drawGraph(canvas, summary) {
     return;
   }
   const size = layout(nodes);
+  const box = placeLoops(nodes, edges, size);
   const map = svg('svg', {
     id: 'service-map', class: 'service-map' + (edges.length > DENSE_EDGES ? ' dense' : ''),
-    viewBox: `0 0 ${size.width} ${size.height}`, role: 'group', 'aria-label': 'Service map',
+    viewBox: `${box.x} ${box.y} ${box.width} ${box.height}`, role: 'group', 'aria-label': 'Service map',
     onclick: e => { if (e.target === map) select(null); },
   },
   svg('defs', {},
@@ -232,8 +233,8 @@ function drawGraph(canvas, summary) {
       svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'map-arrow hl' }))),
   svg('g', { class: 'map-edges' }, edges.map(drawEdge)),
   svg('g', { class: 'map-nodes' }, nodes.map(drawNode)));
-  map.dataset.width = size.width;
-  map.dataset.height = size.height;
+  map.dataset.width = box.width;
+  map.dataset.height = box.height;
   canvas.replaceChildren(map);
   applyZoom();
 }
@@ -278,12 +279,11 @@ function zoomControls() {
     } }, 'Fit'));
 }
 
-/** Cubic Bézier between two nodes: forward edges run right, others loop below. */
-function edgeGeometry(a, b) {
-  if (a === b) {
-    const x = a.x, y = a.y - R;
-    return { d: `M${x - 10},${y} C${x - 40},${y - 60} ${x + 40},${y - 60} ${x + 10},${y}`, lx: x, ly: y - 50 };
-  }
+/** Cubic Bézier between two nodes: forward edges run right, others loop below; a service
+ * calling itself gets a loop beside its node (placeLoops picks the side). The label sits at
+ * (lx, ly) with `anchor`. */
+function edgeGeometry(a, b, e) {
+  if (a === b) return loopGeometry(a, e?.loopAngle ?? LOOP_ANGLES[0], e ? edgeLabel(e) : '');
   let p0, p1, p2, p3;
   if (b.x > a.x) {
     const dx = (b.x - a.x) / 2;
@@ -295,19 +295,119 @@ function edgeGeometry(a, b) {
     p1 = [p0[0], Math.max(p0[1], p3[1]) + drop]; p2 = [p3[0], Math.max(p0[1], p3[1]) + drop];
   }
   const mid = (i) => 0.125 * p0[i] + 0.375 * p1[i] + 0.375 * p2[i] + 0.125 * p3[i];
-  return { d: `M${p0} C${p1} ${p2} ${p3}`, lx: mid(0), ly: mid(1) };
+  return { d: `M${p0} C${p1} ${p2} ${p3}`, pts: [p0, p1, p2, p3], lx: mid(0), ly: mid(1) - 6, anchor: 'middle' };
+}
+
+// ---- self-loops -------------------------------------------------------------------------
+
+// Where a loop may sit, in order of preference (radians, 0 = right, y down): above the node,
+// leaning right, left, straight up, then the sides' upper halves. Below is the node's name;
+// the left and right middles are where edges arrive and leave.
+const LOOP_ANGLES = [-Math.PI / 3, -2 * Math.PI / 3, -Math.PI / 2, -Math.PI / 6, -5 * Math.PI / 6, Math.PI / 6, 5 * Math.PI / 6];
+const LOOP_REACH = 60, LOOP_SPREAD = 0.42, LOOP_CTRL = 0.55;
+
+function edgeLabel(e) { return `${fmtNum(e.stats.total)} calls · ${fmtMs(e.stats.avgMs)}`; }
+
+/** Rough width of SVG text (no layout pass: the map is drawn once, off screen). */
+function textWidth(text, px) { return String(text).length * px * 0.58; }
+
+/** A teardrop leaving and re-entering the node around direction `angle`, its label beyond. */
+function loopGeometry(n, angle, label) {
+  const at = (r, t) => [n.x + r * Math.cos(t), n.y + r * Math.sin(t)];
+  const p0 = at(R, angle - LOOP_SPREAD), p3 = at(R + 4, angle + LOOP_SPREAD);
+  const p1 = at(R + LOOP_REACH, angle - LOOP_CTRL), p2 = at(R + LOOP_REACH, angle + LOOP_CTRL);
+  const peak = 0.25 * R * Math.cos(LOOP_SPREAD) + 0.75 * (R + LOOP_REACH) * Math.cos(LOOP_CTRL);
+  const [qx, qy] = at(peak + 9, angle);
+  const cos = Math.cos(angle), sin = Math.sin(angle);
+  const anchor = cos > 0.35 ? 'start' : cos < -0.35 ? 'end' : 'middle';
+  // Baseline: above the point when the loop points up, below when down, centred beside.
+  const ly = sin < -0.5 ? qy - 1 : sin > 0.5 ? qy + 11 : qy + 4;
+  const lx = anchor === 'start' ? qx + 2 : anchor === 'end' ? qx - 2 : qx;
+  const w = textWidth(label, 11);
+  const x0 = anchor === 'start' ? lx : anchor === 'end' ? lx - w : lx - w / 2;
+  const fmt = p => p.map(v => v.toFixed(1)).join(',');
+  return {
+    d: `M${fmt(p0)} C${fmt(p1)} ${fmt(p2)} ${fmt(p3)}`, pts: [p0, p1, p2, p3], lx, ly, anchor,
+    labelBox: { x0, x1: x0 + w, y0: ly - 10, y1: ly + 3 },
+  };
+}
+
+function bezier([p0, p1, p2, p3], steps = 16) {
+  const out = [];
+  for (let k = 0; k <= steps; k++) {
+    const t = k / steps, u = 1 - t;
+    const f = (i) => u * u * u * p0[i] + 3 * u * u * t * p1[i] + 3 * u * t * t * p2[i] + t * t * t * p3[i];
+    out.push([f(0), f(1)]);
+  }
+  return out;
+}
+
+const hits = (a, b) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+const inside = ([x, y], b) => x > b.x0 && x < b.x1 && y > b.y0 && y < b.y1;
+
+/**
+ * Picks each self-loop's side: the first of LOOP_ANGLES whose loop and label cross the
+ * fewest nodes, node names, other edges and their labels (and loops placed before it).
+ * Returns the drawing's box, grown to hold loops at the edges of the layout.
+ */
+function placeLoops(nodes, edges, size) {
+  const box = { x0: 0, y0: 0, x1: size.width, y1: size.height };
+  const loops = edges.filter(e => e.from === e.to);
+  if (!loops.length) return { x: 0, y: 0, width: size.width, height: size.height };
+  const solid = []; // boxes a loop's label and line should keep off
+  for (const n of nodes) {
+    solid.push({ x0: n.x - R - 7, x1: n.x + R + 7, y0: n.y - R - 7, y1: n.y + R + 7, node: n });
+    const w = Math.max(textWidth(n.client ? 'Clients' : shortName(n.name), 12.5), n.client ? 0 : textWidth(shortName(n.type || 'service', 30), 11));
+    solid.push({ x0: n.x - w / 2, x1: n.x + w / 2, y0: n.y + R + 6, y1: n.y + R + 36 });
+  }
+  const lines = [];
+  for (const e of edges) {
+    if (e.from === e.to) continue;
+    const g = edgeGeometry(e.from, e.to);
+    const w = textWidth(edgeLabel(e), 11);
+    solid.push({ x0: g.lx - w / 2, x1: g.lx + w / 2, y0: g.ly - 10, y1: g.ly + 3 });
+    lines.push(...bezier(g.pts, 24));
+  }
+  for (const e of loops) {
+    const label = edgeLabel(e);
+    let best = null;
+    LOOP_ANGLES.forEach((angle, i) => {
+      const g = loopGeometry(e.from, angle, label);
+      const curve = bezier(g.pts).slice(2, -2); // the ends touch their own node
+      let cost = i * 0.01;
+      for (const b of solid) {
+        if (b.node === e.from) continue; // its own node: the loop starts there, the label is clear of it
+        if (hits(g.labelBox, b)) cost += 3;
+        cost += curve.filter(p => inside(p, b)).length;
+      }
+      cost += lines.filter(p => inside(p, g.labelBox)).length;
+      if (!best || cost < best.cost) best = { cost, angle, g, curve };
+    });
+    e.loopAngle = best.angle;
+    solid.push(best.g.labelBox);
+    lines.push(...best.curve);
+    for (const [x, y] of best.curve) {
+      box.x0 = Math.min(box.x0, x - 8); box.x1 = Math.max(box.x1, x + 8);
+      box.y0 = Math.min(box.y0, y - 8); box.y1 = Math.max(box.y1, y + 8);
+    }
+    const l = best.g.labelBox;
+    box.x0 = Math.min(box.x0, l.x0 - 6); box.x1 = Math.max(box.x1, l.x1 + 6);
+    box.y0 = Math.min(box.y0, l.y0 - 6); box.y1 = Math.max(box.y1, l.y1 + 6);
+  }
+  return { x: Math.floor(box.x0), y: Math.floor(box.y0), width: Math.ceil(box.x1 - box.x0), height: Math.ceil(box.y1 - box.y0) };
 }
 
 function drawEdge(e) {
-  const g = edgeGeometry(e.from, e.to);
+  const g = edgeGeometry(e.from, e.to, e);
   const s = e.stats;
   const width = Math.min(5, 1.2 + Math.log10(1 + s.total) * 0.8);
   const bad = s.total ? (s.fault + s.error + s.throttle) / s.total : 0;
-  const label = `${fmtNum(s.total)} calls · ${fmtMs(s.avgMs)}`;
+  const label = edgeLabel(e);
+  const self = e.from === e.to;
   const node = svg('g', {
-    class: 'map-edge' + (s.fault ? ' faulty' : ''), tabindex: 0, role: 'button',
+    class: 'map-edge' + (s.fault ? ' faulty' : '') + (self ? ' self-loop' : ''), tabindex: 0, role: 'button',
     'data-from': e.from.name, 'data-to': e.to.name,
-    'aria-label': `${e.from.name} to ${e.to.name}: ${label}, ${fmtPct(bad)} errors and faults`,
+    'aria-label': `${e.from.name} to ${self ? 'itself' : e.to.name}: ${label}, ${fmtPct(bad)} errors and faults`,
     onclick: ev => { ev.stopPropagation(); select(e); },
     onkeydown: ev => activateKey(ev, e),
     onmouseenter: () => highlight(e), onmouseleave: () => highlight(null),
@@ -315,7 +415,7 @@ function drawEdge(e) {
   },
   svg('path', { d: g.d, class: 'hit' }),
   svg('path', { d: g.d, class: 'line', 'stroke-width': width.toFixed(2) }),
-  svg('text', { x: g.lx, y: g.ly - 6, class: 'edge-label', 'text-anchor': 'middle' }, label),
+  svg('text', { x: g.lx.toFixed(1), y: g.ly.toFixed(1), class: 'edge-label', 'text-anchor': g.anchor }, label),
   svg('title', {}, `${e.from.name} → ${e.to.name}\n${label}`));
   e.el = node;
   return node;
@@ -457,18 +557,19 @@ function nodeDetail(n) {
 
 function edgeDetail(e) {
   const { start, end } = state.range;
-  const q = e.from.client ? null : e.to.inferred ? inferredQuery(e.from, e.to) : edgeQuery(e.from, e.to);
+  const self = e.from === e.to;
+  const q = e.from.client ? null : e.to.inferred ? inferredQuery(e.from, e.to) : self ? selfQuery(e.from) : edgeQuery(e.from, e.to);
   const href = e.from.client ? links.traces({ service: e.to.name, start, end }) : links.traces({ q, start, end });
   return [
     el('div', { class: 'row' }, el('h3', { class: 'grow' }, `${e.from.client ? 'Clients' : e.from.name} → ${e.to.name}`),
       el('button', { type: 'button', class: 'map-close', 'aria-label': 'Close details', onclick: () => select(null) }, '×')),
-    el('p', { class: 'muted' }, 'Calls along this edge, as the callee answered them.'),
+    el('p', { class: 'muted' }, self ? 'Calls this service made to itself, as it answered them.' : 'Calls along this edge, as the callee answered them.'),
     statBlock(e.stats),
     e.hist.length ? [el('h4', {}, 'Response time distribution'), histogram(e.hist)] : null,
     el('p', {}, el('a', { href, id: 'map-traces-link', class: 'map-action' }, 'View traces of these calls →')),
     q ? el('pre', { class: 'map-query' }, q) : null,
     el('div', { class: 'row' },
-      e.from.client ? null : el('button', { type: 'button', onclick: () => select(e.from) }, `Open ${shortName(e.from.name, 20)}`),
+      e.from.client || self ? null : el('button', { type: 'button', onclick: () => select(e.from) }, `Open ${shortName(e.from.name, 20)}`),
       el('button', { type: 'button', onclick: () => select(e.to) }, `Open ${shortName(e.to.name, 20)}`)),
   ];
 }
@@ -487,6 +588,11 @@ function lit(s) { return '"' + String(s).replace(/\\/g, '\\\\').replace(/"/g, '\
 /** Parent service → child service spans. */
 function edgeQuery(a, b) {
   return `{ resource.service.name = ${lit(a.name)} } > { resource.service.name = ${lit(b.name)} }`;
+}
+
+/** A service calling itself: its requests (server or consumer spans) made by its own spans. */
+function selfQuery(n) {
+  return `{ resource.service.name = ${lit(n.name)} } > { resource.service.name = ${lit(n.name)} && (kind = server || kind = consumer) }`;
 }
 
 /** An inferred node is no service of its own: it is the outgoing (client) spans whose

@@ -15,6 +15,22 @@ export function xrayTraceId(hex) {
   return /^[0-9a-f]{32}$/.test(hex) ? `1-${hex.slice(0, 8)}-${hex.slice(8)}` : null;
 }
 
+/** A trace id as typed or pasted (a hex or X-Ray id, or a trace page's address) → 32 or 16
+ * hex digits, or null. */
+export function parseTraceIdInput(text) {
+  let s = String(text || '').trim();
+  const url = /\/trace\/([^/?#\s]+)/.exec(s);
+  if (url) { try { s = decodeURIComponent(url[1]); } catch { s = url[1]; } }
+  const hex = hexTraceId(s);
+  return /^([0-9a-f]{32}|[0-9a-f]{16})$/.test(hex) ? hex : null;
+}
+
+/** What to say when `/api/traces/<id>` failed. */
+export function traceLoadError(id, e) {
+  return e.status === 404 ? `Trace ${id} was not found: it may not have arrived yet, or be older than the retention.`
+    : e.status === 400 ? `“${id}” is not a trace id (32 hex digits, or an X-Ray id 1-xxxxxxxx-…): ${e.message}` : e.message;
+}
+
 /** An OTLP/JSON AnyValue as a plain JS value. */
 export function anyValue(v) {
   if (!v || typeof v !== 'object') return v ?? null;

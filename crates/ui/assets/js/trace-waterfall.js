@@ -1,6 +1,8 @@
 // The trace waterfall: one row per span in tree order, rendered virtually (only the rows in
 // view are in the DOM, so 10,000 spans cost what 40 do), a time axis for the zoomed window,
-// and a minimap of the whole trace (canvas) where a drag picks the window.
+// and a minimap of the whole trace (canvas) where a drag picks the window. The compare view
+// (trace-compare.js) runs two of them side by side on aligned rows: `rows` then gives the
+// row order, with gaps (null) where the other trace has a span this one lacks.
 
 import { el, colorFor, cssColor, fmtMs } from './core.js';
 import { flatten, searchSpans } from './trace-model.js';
@@ -11,51 +13,73 @@ const MINIMAP_H = 56;
 const TICKS = 4;
 
 /**
- * model: parseTrace() result; opts: {critical: Set, onselect(span)}.
- * Returns the controller: {element, select(span, {scroll}), setSearch(text, onlyMatches),
- * nextMatch(dir), setCritical(on), collapseAll(), expandAll(), resetZoom(), refresh()}.
+ * model: parseTrace() result; opts: {critical: Set, onselect(span)} and, for the compare
+ * view, {id (prefix of the element ids), label, total (ms: a time scale shared with another
+ * waterfall), rows(collapsed) → spans or null (a gap row), collapsed (a caller's Set),
+ * oncollapse(span, collapsed), rowClass(span) → extra class names}.
+ * Returns the controller: {element, body, select(span, {scroll, focus, quiet}), deselect(),
+ * setSearch(text, onlyMatches), nextMatch(dir), setCritical(on), collapseAll(), expandAll(),
+ * setCollapsed(span, collapsed), relayout(), zoomTo(a, b), resetZoom(), refresh()}.
  */
-export function waterfall(model, { critical, onselect }) {
+export function waterfall(model, { critical, onselect, id = '', label = 'Spans of the trace', total: scale,
+  rows: alignedRows, collapsed = new Set(), oncollapse, rowClass } = {}) {
+  const total = Math.max(scale ?? model.durationMs, model.durationMs, 0.001);
   const st = {
-    collapsed: new Set(), rows: [], index: new Map(), selected: null, focus: null,
-    w0: 0, w1: Math.max(model.durationMs, 0.001), hits: new Set(), searching: false, only: false, showCritical: true,
+    collapsed, rows: [], index: new Map(), selected: null, focus: null,
+    w0: 0, w1: total, hits: new Set(), searching: false, only: false, showCritical: true,
   };
-  const total = Math.max(model.durationMs, 0.001);
   const axis = el('div', { class: 'wf-axis', 'aria-hidden': 'true' });
   const head = el('div', { class: 'wf-head' }, el('div', { class: 'wf-label-head' }, 'Service · operation'), axis);
   const spacer = el('div', { class: 'wf-spacer' });
-  const body = el('div', { id: 'waterfall', class: 'wf-body', role: 'tree', 'aria-label': 'Spans of the trace',
+  const body = el('div', { id: id + 'waterfall', class: 'wf-body', role: 'tree', 'aria-label': label,
     'aria-multiselectable': 'false' }, spacer);
-  const mm = minimap(model, total, (a, b) => zoom(a, b));
+  const mm = minimap(model, total, (a, b) => zoom(a, b), id);
   const element = el('section', { class: 'wf', 'aria-label': 'Waterfall' }, mm.element, head, body);
 
   function zoom(a, b) {
-    st.w0 = Math.max(0, Math.min(a, b));
-    st.w1 = Math.min(total, Math.max(a, b));
-    if (st.w1 - st.w0 < total / 10000) st.w1 = Math.min(total, st.w0 + total / 10000);
+    const w0 = Math.max(0, Math.min(a, b));
+    let w1 = Math.min(total, Math.max(a, b));
+    if (w1 - w0 < total / 10000) w1 = Math.min(total, w0 + total / 10000);
+    if (w0 === st.w0 && w1 === st.w1) return;
+    st.w0 = w0; st.w1 = w1;
     mm.show(st.w0, st.w1);
     drawAxis();
     paint();
-    element.dispatchEvent(new CustomEvent('zoom', { detail: { zoomed: st.w0 > 0 || st.w1 < total } }));
+    element.dispatchEvent(new CustomEvent('zoom', { detail: { zoomed: st.w0 > 0 || st.w1 < total, w0: st.w0, w1: st.w1 } }));
   }
 
   function drawAxis() {
+    // Fewer steps when narrow (a compare pane), so the labels do not run into each other.
+    const w = axis.clientWidth;
+    const n = w && w < TICKS * 90 ? Math.max(1, Math.floor(w / 90)) : TICKS;
     const ticks = [];
-    for (let k = 0; k <= TICKS; k++) {
-      const t = st.w0 + (st.w1 - st.w0) * k / TICKS;
-      ticks.push(el('span', { class: 'tick', style: { left: (k * 100 / TICKS) + '%' } }, fmtMs(t)));
+    for (let k = 0; k <= n; k++) {
+      const t = st.w0 + (st.w1 - st.w0) * k / n;
+      ticks.push(el('span', { class: 'tick', style: { left: (k * 100 / n) + '%' } }, fmtMs(t)));
     }
     axis.replaceChildren(...ticks);
+    element.style.setProperty('--wf-grid', (100 / n) + '%');
   }
 
   function layout() {
-    const keep = st.only && st.hits.size ? withAncestors(st.hits) : null;
-    st.rows = keep ? flatten(model.roots, new Set()).filter(sp => keep.has(sp)) : flatten(model.roots, st.collapsed);
-    st.index = new Map(st.rows.map((sp, i) => [sp, i]));
+    const keep = !alignedRows && st.only && st.hits.size ? withAncestors(st.hits) : null;
+    st.rows = alignedRows ? alignedRows(st.collapsed)
+      : keep ? flatten(model.roots, new Set()).filter(sp => keep.has(sp)) : flatten(model.roots, st.collapsed);
+    st.index = new Map();
+    st.rows.forEach((sp, i) => { if (sp) st.index.set(sp, i); });
     spacer.style.height = (st.rows.length * ROW_H) + 'px';
     // Small traces get a short body; large ones scroll inside the viewport's height.
     body.style.height = (st.rows.length * ROW_H + 2) + 'px';
-    if (!st.index.has(st.focus)) st.focus = st.rows[0] || null;
+    if (!st.index.has(st.focus)) st.focus = near(0, 1);
+  }
+
+  /** The span at row `i` or, past a gap, the nearest one in direction `dir` (then back). */
+  function near(i, dir) {
+    const n = st.rows.length;
+    i = Math.max(0, Math.min(n - 1, i));
+    for (let k = i; k >= 0 && k < n; k += dir) if (st.rows[k]) return st.rows[k];
+    for (let k = i; k >= 0 && k < n; k -= dir) if (st.rows[k]) return st.rows[k];
+    return null;
   }
 
   let pending = false;
@@ -72,7 +96,7 @@ export function waterfall(model, { critical, onselect }) {
     const first = Math.max(0, Math.floor(body.scrollTop / ROW_H) - OVERSCAN);
     const last = Math.min(st.rows.length, Math.ceil((body.scrollTop + viewH) / ROW_H) + OVERSCAN);
     const out = [];
-    for (let i = first; i < last; i++) out.push(row(st.rows[i], i));
+    for (let i = first; i < last; i++) out.push(st.rows[i] ? row(st.rows[i], i) : gap(i));
     spacer.replaceChildren(...out);
     if (hadFocus) rowEl(st.focus)?.focus({ preventScroll: true });
   }
@@ -81,12 +105,18 @@ export function waterfall(model, { critical, onselect }) {
     return sp ? spacer.querySelector(`.span-row[data-order="${sp.order}"]`) : null;
   }
 
+  /** Where the other trace of a comparison has a span and this one has none. */
+  function gap(i) {
+    return el('div', { class: 'span-row gap', 'aria-hidden': 'true', style: { top: (i * ROW_H) + 'px' } },
+      el('div', { class: 'wf-label' }), el('div', { class: 'wf-time' }));
+  }
+
   function row(sp, i) {
     const span = st.w1 - st.w0;
     const left = (sp.start - st.w0) / span * 100;
     const width = sp.duration / span * 100;
     const cls = ['span-row', sp === st.selected && 'selected', sp.error && 'is-error',
-      st.searching && (st.hits.has(sp) ? 'match' : 'dim'), st.showCritical && critical.has(sp) && 'critical']
+      st.searching && (st.hits.has(sp) ? 'match' : 'dim'), st.showCritical && critical.has(sp) && 'critical', rowClass?.(sp)]
       .filter(Boolean).join(' ');
     const open = sp.children.length && !st.collapsed.has(sp);
     const caret = sp.children.length
@@ -123,16 +153,22 @@ export function waterfall(model, { critical, onselect }) {
       fmtMs(sp.duration))));
   }
 
+  /** Collapses or opens one span; `notify` tells the caller (a comparison mirrors it). */
+  function setCollapsed(sp, shut, notify = true) {
+    if (!sp.children.length || st.collapsed.has(sp) === shut) return;
+    if (shut) { st.collapsed.add(sp); sp.collapsedCount = descendants(sp); } else st.collapsed.delete(sp);
+    if (notify) oncollapse?.(sp, shut);
+  }
+
   function toggle(sp, open) {
     if (!sp.children.length) return;
-    const willOpen = open ?? st.collapsed.has(sp);
-    if (willOpen) st.collapsed.delete(sp); else { st.collapsed.add(sp); sp.collapsedCount = descendants(sp); }
+    setCollapsed(sp, !(open ?? st.collapsed.has(sp)));
     layout();
     paint();
   }
 
   function ensureVisible(sp) {
-    for (let p = sp.parent; p; p = p.parent) st.collapsed.delete(p);
+    for (let p = sp.parent; p; p = p.parent) setCollapsed(p, false);
     layout();
   }
 
@@ -144,14 +180,14 @@ export function waterfall(model, { critical, onselect }) {
     else if (top + ROW_H > body.scrollTop + viewH) body.scrollTop = top - viewH + ROW_H * 2;
   }
 
-  function select(sp, { scroll = true, focus = false } = {}) {
+  function select(sp, { scroll = true, focus = false, quiet = false } = {}) {
     if (!sp) return;
     if (!st.index.has(sp)) ensureVisible(sp);
     st.selected = sp; st.focus = sp;
     if (scroll) scrollTo(sp);
     paint();
     if (focus) rowEl(sp)?.focus({ preventScroll: true });
-    onselect(sp);
+    if (!quiet) onselect?.(sp);
   }
 
   function moveFocus(sp) {
@@ -164,7 +200,7 @@ export function waterfall(model, { critical, onselect }) {
 
   body.addEventListener('scroll', schedule, { passive: true });
   body.addEventListener('click', ev => {
-    const r = ev.target.closest('.span-row');
+    const r = ev.target.closest('.span-row:not(.gap)');
     if (r) select(model.order[Number(r.dataset.order)], { scroll: false, focus: true });
   });
   body.addEventListener('keydown', ev => {
@@ -173,12 +209,12 @@ export function waterfall(model, { critical, onselect }) {
     const i = st.index.get(sp) ?? 0;
     const page = Math.max(1, Math.floor(body.clientHeight / ROW_H) - 1);
     const go = {
-      ArrowDown: () => moveFocus(st.rows[Math.min(st.rows.length - 1, i + 1)]),
-      ArrowUp: () => moveFocus(st.rows[Math.max(0, i - 1)]),
-      PageDown: () => moveFocus(st.rows[Math.min(st.rows.length - 1, i + page)]),
-      PageUp: () => moveFocus(st.rows[Math.max(0, i - page)]),
-      Home: () => moveFocus(st.rows[0]),
-      End: () => moveFocus(st.rows[st.rows.length - 1]),
+      ArrowDown: () => moveFocus(near(i + 1, 1)),
+      ArrowUp: () => moveFocus(near(i - 1, -1)),
+      PageDown: () => moveFocus(near(i + page, 1)),
+      PageUp: () => moveFocus(near(i - page, -1)),
+      Home: () => moveFocus(near(0, 1)),
+      End: () => moveFocus(near(st.rows.length - 1, -1)),
       Enter: () => select(sp, { focus: true }),
       ' ': () => select(sp, { focus: true }),
       ArrowLeft: () => (sp.children.length && !st.collapsed.has(sp) ? (toggle(sp, false), moveFocus(sp)) : moveFocus(sp.parent)),
@@ -188,7 +224,7 @@ export function waterfall(model, { critical, onselect }) {
     ev.preventDefault();
     go();
   });
-  new ResizeObserver(() => { mm.draw(); schedule(); }).observe(body);
+  new ResizeObserver(() => { mm.draw(); drawAxis(); schedule(); }).observe(body);
 
   layout();
   drawAxis();
@@ -196,10 +232,15 @@ export function waterfall(model, { critical, onselect }) {
   let order = [];
   return {
     element,
+    body,
     /** Draws the first rows (after the element is in the document, so heights are known). */
     start() { mm.draw(); mm.show(st.w0, st.w1); paint(); },
     select,
+    deselect() { st.selected = null; paint(); },
     refresh() { paint(); },
+    relayout() { layout(); paint(); },
+    setCollapsed(sp, shut) { setCollapsed(sp, shut, false); },
+    zoomTo: zoom,
     setSearch(text, only) {
       st.hits = searchSpans(model.spans, text);
       st.searching = text.trim() !== '';
@@ -220,10 +261,10 @@ export function waterfall(model, { critical, onselect }) {
     },
     setCritical(on) { st.showCritical = on; paint(); },
     collapseAll() {
-      for (const sp of model.spans) if (sp.children.length && sp.parent) { st.collapsed.add(sp); sp.collapsedCount = descendants(sp); }
+      for (const sp of model.spans) if (sp.children.length && sp.parent) setCollapsed(sp, true, false);
       layout(); body.scrollTop = 0; paint();
     },
-    expandAll() { st.collapsed.clear(); layout(); paint(); },
+    expandAll() { for (const sp of [...st.collapsed]) setCollapsed(sp, false, false); layout(); paint(); },
     resetZoom() { zoom(0, total); },
   };
 }
@@ -242,11 +283,11 @@ function descendants(sp) {
 }
 
 /** The whole trace in miniature; dragging picks the time window, a click moves it. */
-function minimap(model, total, onzoom) {
+function minimap(model, total, onzoom, id = '') {
   const canvas = el('canvas', { role: 'img', 'aria-label': 'Trace overview; drag to zoom the time window' });
   const win = el('div', { class: 'mm-window' });
   const sel = el('div', { class: 'mm-sel', hidden: true });
-  const element = el('div', { id: 'trace-minimap', class: 'minimap', title: 'Drag to zoom; click to move the window' }, canvas, win, sel);
+  const element = el('div', { id: id + 'trace-minimap', class: 'minimap', title: 'Drag to zoom; click to move the window' }, canvas, win, sel);
   let cur = [0, total];
 
   function draw() {

@@ -3,6 +3,7 @@
 // time range, and the hits as a duration-over-time scatter plot above a table.
 // URL: service, name, minDuration, maxDuration (ms), durScope (span|trace), attrs, q, limit,
 // sort, plus the range picker's range/start/end; Back returns to the previous search.
+// Ticking two hits and pressing Compare opens them side by side (links.compare).
 
 import { api, el, show, errorBox, getParam, setParams, onNavigate, rangePicker, timeRange,
   fmtMs, fmtTime, fmtNum, colorFor, links, table } from './core.js';
@@ -166,20 +167,53 @@ async function search(q, f, into) {
     start: Number(BigInt(t.startTimeUnixNano || 0) / 1000000n) / 1000, duration: Number(t.durationMs || 0),
     matched: t.spanSet?.matched ?? null, spans: t.spanSet?.spans || [],
   }));
-  into.replaceChildren(resultsView(traces, f, into, q));
+  into.replaceChildren(resultsView(traces, f, into, q, []));
 }
 
-function resultsView(traces, f, into, q) {
+/** `picked`: the ticked trace ids in the order they were ticked (A first), kept across re-sorts. */
+function resultsView(traces, f, into, q, picked) {
   const r = timeRange();
   const sorted = traces.slice().sort(f.sort === 'slowest' ? (a, b) => b.duration - a.duration : (a, b) => b.start - a.start);
   const plot = el('div', { id: 'trace-scatter', class: 'chart-box' });
   const sort = el('select', { 'aria-label': 'Sort', id: 'trace-sort', onchange: e => {
     setParams({ sort: e.target.value === 'newest' ? null : e.target.value }, false);
-    into.replaceChildren(resultsView(traces, { ...f, sort: e.target.value }, into, q));
+    into.replaceChildren(resultsView(traces, { ...f, sort: e.target.value }, into, q, picked));
   } }, el('option', { value: 'newest', selected: f.sort === 'newest' }, 'newest first'),
   el('option', { value: 'slowest', selected: f.sort === 'slowest' }, 'slowest first'));
   const services = [...new Set(traces.map(t => t.service))];
+  const compare = el('button', { type: 'button', id: 'trace-compare', class: 'primary', disabled: true,
+    onclick: () => { if (picked.length === 2) location.href = links.compare(picked[0], picked[1]); } }, 'Compare');
+  const hint = el('span', { class: 'muted', id: 'trace-compare-hint', 'aria-live': 'polite' });
+  const boxes = new Map();
+  const refresh = () => {
+    compare.disabled = picked.length !== 2;
+    compare.textContent = picked.length === 2 ? 'Compare A and B' : 'Compare';
+    hint.textContent = picked.length === 2 ? '' : picked.length === 1 ? 'tick one more trace to compare' : traces.length > 1 ? 'tick two traces to compare them' : '';
+    for (const [id, { box, tag }] of boxes) {
+      const i = picked.indexOf(id);
+      box.checked = i >= 0;
+      // Two at most: the rest wait until one is unticked.
+      box.disabled = i < 0 && picked.length >= 2;
+      tag.textContent = i >= 0 ? 'AB'[i] : '';
+      tag.className = i >= 0 ? 'ab ab-' + 'ab'[i] : 'ab-none';
+    }
+  };
+  const tick = t => {
+    const box = el('input', { type: 'checkbox', class: 'trace-pick', 'aria-label': `Compare trace ${t.id}`, dataset: { traceId: t.id },
+      onclick: e => e.stopPropagation(),
+      onkeydown: e => { if (e.key === 'Enter') e.stopPropagation(); },
+      onchange: e => {
+        const i = picked.indexOf(t.id);
+        if (e.target.checked && i < 0) picked.push(t.id);
+        if (!e.target.checked && i >= 0) picked.splice(i, 1);
+        refresh();
+      } });
+    const tag = el('span', { class: 'ab-none', 'aria-hidden': 'true' });
+    boxes.set(t.id, { box, tag });
+    return el('label', { class: 'pick', title: 'Tick two traces, then Compare', onclick: e => e.stopPropagation() }, box, tag);
+  };
   const rows = table([
+    { label: el('span', { class: 'sr-only' }, 'compare'), value: tick },
     { label: 'trace', value: t => el('a', { href: links.trace(t.id), class: 'mono' }, t.id.slice(0, 16) + '…') },
     { label: 'root service', value: t => el('span', { class: 'svc' }, el('i', { class: 'svc-chip', style: { background: colorFor(t.service) } }), t.service) },
     { label: 'root span', value: t => t.name },
@@ -191,11 +225,12 @@ function resultsView(traces, f, into, q) {
     el('div', { class: 'row results-head' },
       el('h2', {}, `${fmtNum(traces.length)} trace${traces.length === 1 ? '' : 's'}`),
       el('span', { class: 'muted' }, traces.length >= f.limit ? `(the newest ${f.limit}; raise the limit or narrow the range for more)` : `${fmtTime(r.start)} – ${fmtTime(r.end)}`),
-      el('span', { class: 'grow' }), sort),
+      el('span', { class: 'grow' }), hint, compare, sort),
     traces.length ? el('div', { class: 'panel' }, plot,
       el('div', { class: 'legend' }, services.map(s => el('span', {}, el('i', { style: { background: colorFor(s) } }), s)),
         el('span', { class: 'muted' }, 'duration (log scale) over start time; click a point to open its trace'))) : null,
     el('div', { id: 'trace-results' }, rows));
+  refresh();
   if (traces.length) {
     // The plot measures its container, so it is drawn once the view is in the document.
     requestAnimationFrame(() => scatter(plot, {
