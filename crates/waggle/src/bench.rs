@@ -15,6 +15,8 @@ use clap::{Args, Subcommand};
 use loadgen::{Compression, GenConfig, LoadConfig, Mode, Protocol, Stop};
 use serde_json::{json, Value};
 
+mod pages;
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Send Cruddur-like traffic to a running server and report rate, latency and refusals.
@@ -102,6 +104,10 @@ pub struct SuiteArgs {
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json_out: Option<PathBuf>,
+    /// With `--dir` of an earlier `--keep` run: skip start-up and ingest measurements and
+    /// the bulk load, and time the queries over the store already there.
+    #[arg(long, requires = "dir")]
+    pub reuse: bool,
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -416,22 +422,17 @@ fn post_json(c: &reqwest::blocking::Client, url: &str, body: &Value) -> Result<V
     Ok(serde_json::from_str(&text)?)
 }
 
-fn suite(a: SuiteArgs) -> Result<()> {
-    let rt = runtime()?;
-    let tmp = a.dir.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("waggle-bench-{}", std::process::id()))
-    });
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
-    let ingest_for = if a.smoke {
-        Duration::from_secs(2)
-    } else {
-        Duration::from_secs(a.ingest_seconds)
-    };
-    let spans_target = if a.smoke { 20_000 } else { a.spans };
-    let mut rows: Vec<Row> = Vec::new();
-    let mut raw = serde_json::Map::new();
-
+/// Start-up, idle memory, ingest per protocol, and the bulk load of the query store
+/// (`tmp/query`); returns the spans loaded.
+fn measure_ingest(
+    a: &SuiteArgs,
+    rt: &tokio::runtime::Runtime,
+    tmp: &Path,
+    ingest_for: Duration,
+    spans_target: u64,
+    rows: &mut Vec<Row>,
+    raw: &mut serde_json::Map<String, Value>,
+) -> Result<u64> {
     // Start-up time and idle memory on an empty store.
     let mut startups = Vec::new();
     let mut idle_rss = 0;
@@ -484,7 +485,7 @@ fn suite(a: SuiteArgs) -> Result<()> {
             Protocol::HoneycombBatch => s.http.clone(),
         };
         let r = ingest(
-            &rt,
+            rt,
             protocol,
             &target,
             Stop::After(ingest_for),
@@ -522,7 +523,7 @@ fn suite(a: SuiteArgs) -> Result<()> {
     let per_request = GenConfig::default().spans_per_request as u64;
     let load_started = Instant::now();
     let r = ingest(
-        &rt,
+        rt,
         Protocol::OtlpHttpProtobuf,
         &s.otlp_http,
         Stop::Requests(spans_target.div_ceil(per_request)),
@@ -547,8 +548,51 @@ fn suite(a: SuiteArgs) -> Result<()> {
         Some(per_span <= 60.0),
     ));
 
+    Ok(loaded)
+}
+
+fn suite(a: SuiteArgs) -> Result<()> {
+    let rt = runtime()?;
+    let tmp = a.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("waggle-bench-{}", std::process::id()))
+    });
+    let reuse = a.reuse && tmp.join("query").is_dir();
+    if !reuse {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    std::fs::create_dir_all(&tmp)?;
+    let ingest_for = if a.smoke {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(a.ingest_seconds)
+    };
+    let spans_target = if a.smoke { 20_000 } else { a.spans };
+    let mut rows: Vec<Row> = Vec::new();
+    let mut raw = serde_json::Map::new();
+
+    let d = tmp.join("query");
+    let loaded = if reuse {
+        0
+    } else {
+        measure_ingest(&a, &rt, &tmp, ingest_for, spans_target, &mut rows, &mut raw)?
+    };
     let s = ServerProc::start(&d)?;
     let c = http()?;
+    let loaded = if reuse {
+        let ds = c
+            .get(format!("{}/api/waggle/datasets", s.http))
+            .send()?
+            .json::<Value>()?;
+        ds["datasets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["name"] == "backend-flask")
+            .filter_map(|d| d["events"].as_u64())
+            .sum()
+    } else {
+        loaded
+    };
     let composite = json!({
         "calculations": [{"op": "COUNT"}, {"op": "P99", "column": "duration_ms"}, {"op": "HEATMAP", "column": "duration_ms"}],
         "breakdowns": ["http.route"],
@@ -657,48 +701,54 @@ fn suite(a: SuiteArgs) -> Result<()> {
         ));
     }
 
-    // Ingest while queries run.
-    let stop_flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let qthread = {
-        let stop_flag = stop_flag.clone();
-        let url = format!("{}/1/query_results/backend-flask", s.http);
-        let qid = qid.clone();
-        std::thread::spawn(move || -> Vec<f64> {
-            let mut times = Vec::new();
-            let Ok(c) = http() else { return times };
-            while !stop_flag.load(std::sync::atomic::Ordering::Relaxed) {
-                let t = Instant::now();
-                if post_json(&c, &url, &json!({"query_id": qid, "disable_series": true})).is_err() {
-                    break;
+    pages::run(&c, &s.http, loaded, runs, &mut rows)?;
+
+    // Ingest while queries run (not over a reused store: it would grow it).
+    if !reuse {
+        let stop_flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let qthread = {
+            let stop_flag = stop_flag.clone();
+            let url = format!("{}/1/query_results/backend-flask", s.http);
+            let qid = qid.clone();
+            std::thread::spawn(move || -> Vec<f64> {
+                let mut times = Vec::new();
+                let Ok(c) = http() else { return times };
+                while !stop_flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t = Instant::now();
+                    if post_json(&c, &url, &json!({"query_id": qid, "disable_series": true}))
+                        .is_err()
+                    {
+                        break;
+                    }
+                    times.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
-                times.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            times
-        })
-    };
-    let r = ingest(
-        &rt,
-        Protocol::OtlpHttpProtobuf,
-        &s.otlp_http,
-        Stop::After(ingest_for),
-        s.pid(),
-        a.smoke,
-        loadgen::runner::DEFAULT_TIME_LIMIT,
-    )?;
-    stop_flag.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut qt = qthread.join().unwrap_or_default();
-    qt.sort_by(|a, b| a.total_cmp(b));
-    let qmed = qt.get(qt.len() / 2).copied().unwrap_or(0.0);
-    rows.push(row(
-        "ingest while the composite query loops",
-        format!(
-            "{:.0} spans/s; {} queries, median {qmed:.0} ms",
-            r.items_accepted_per_s,
-            qt.len()
-        ),
-        "-",
-        None,
-    ));
+                times
+            })
+        };
+        let r = ingest(
+            &rt,
+            Protocol::OtlpHttpProtobuf,
+            &s.otlp_http,
+            Stop::After(ingest_for),
+            s.pid(),
+            a.smoke,
+            loadgen::runner::DEFAULT_TIME_LIMIT,
+        )?;
+        stop_flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut qt = qthread.join().unwrap_or_default();
+        qt.sort_by(|a, b| a.total_cmp(b));
+        let qmed = qt.get(qt.len() / 2).copied().unwrap_or(0.0);
+        rows.push(row(
+            "ingest while the composite query loops",
+            format!(
+                "{:.0} spans/s; {} queries, median {qmed:.0} ms",
+                r.items_accepted_per_s,
+                qt.len()
+            ),
+            "-",
+            None,
+        ));
+    }
     s.stop()?;
     if !a.keep {
         let _ = std::fs::remove_dir_all(&tmp);
