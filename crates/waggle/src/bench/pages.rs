@@ -93,13 +93,13 @@ fn fill(c: &reqwest::blocking::Client, base: &str, trace_hex: &str, end_s: i64) 
         let events: Vec<Value> = (0..LOG_BATCH)
             .map(|i| {
                 let n = batch * LOG_BATCH + i;
-                let level = if n % 50 == 0 { "ERROR" } else { "INFO" };
-                let trace = if n % 1000 == 0 { trace_hex } else { "-" };
+                let level = if n.is_multiple_of(50) { "ERROR" } else { "INFO" };
+                let trace = if n.is_multiple_of(1000) { trace_hex } else { "-" };
                 json!({
                     "timestamp": start_ms + (n as i64) * 30,
                     "message": format!(
                         "{{\"level\": \"{level}\", \"status\": {}, \"duration_ms\": {}, \"trace_id\": \"{trace}\", \"msg\": \"GET /api/activities/home\"}}",
-                        if n % 50 == 0 { 500 } else { 200 },
+                        if n.is_multiple_of(50) { 500 } else { 200 },
                         n % 300
                     ),
                 })
