@@ -211,14 +211,10 @@ async fn search(State(s): State<AppState>, Query(p): Query<SearchParams>) -> Res
         .clamp(1, SPSS_MAX);
     let filter = match p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         None => None,
-        Some(q) => {
-            let catalog = s.store.catalog();
-            let ctx = query::traceql::CompileContext { catalog: &catalog };
-            match query::traceql::compile_str(q, &ctx) {
-                Ok(search) => Some(search.spans),
-                Err(e) => return bad_request(format!("invalid TraceQL query: {e}")),
-            }
-        }
+        Some(q) => match traceql_spans(&s, q) {
+            Ok(p) => Some(p),
+            Err(r) => return r,
+        },
     };
     let tags = match p
         .tags
@@ -481,13 +477,17 @@ impl TagParams {
         else {
             return Ok(None);
         };
-        let catalog = s.store.catalog();
-        let ctx = query::traceql::CompileContext { catalog: &catalog };
-        match query::traceql::compile_str(q, &ctx) {
-            Ok(search) => Ok(Some(search.spans)),
-            Err(e) => Err(bad_request(format!("invalid TraceQL query: {e}"))),
-        }
+        traceql_spans(s, q).map(Some)
     }
+}
+
+/// A TraceQL spanset query's matched-spans predicate, or Tempo's 400 naming the error kind.
+fn traceql_spans(s: &AppState, q: &str) -> Result<query::plan::Predicate, Response> {
+    let catalog = s.store.catalog();
+    let ctx = query::traceql::CompileContext { catalog: &catalog };
+    query::traceql::compile_str(q, &ctx)
+        .map(|search| search.spans)
+        .map_err(|e| bad_request(format!("invalid TraceQL query: {e}")))
 }
 
 /// Resource attribute keys seen in the window (every event records its resource's keys).
@@ -549,18 +549,24 @@ fn used_by(
     if cols.is_empty() {
         return Ok(Vec::new());
     }
-    let counts: Vec<String> = cols
+    let alias = |i: usize| d.ident(&format!("c{i}"));
+    // The sample holds only the tested columns, not every column of the wide table.
+    let picked: Vec<String> = cols
         .iter()
         .enumerate()
-        .map(|(i, (_, c))| format!("COUNT({}) AS {}", r.column(c, e), d.ident(&format!("c{i}"))))
+        .map(|(i, (_, c))| format!("{} AS {}", r.column(c, e), alias(i)))
+        .collect();
+    let counts: Vec<String> = (0..cols.len())
+        .map(|i| format!("COUNT({}) AS {}", alias(i), alias(i)))
         .collect();
     let mut conds = vec![format!("COALESCE({}, FALSE)", r.predicate(filter, e))];
     if window.is_some() {
         conds.push(r.scope(None, e));
     }
     let sql = format!(
-        "SELECT {} FROM (SELECT * FROM {} AS {} WHERE {} ORDER BY {} DESC LIMIT {TAGS_SAMPLE_ROWS}) AS {}",
+        "SELECT {} FROM (SELECT {} FROM {} AS {} WHERE {} ORDER BY {} DESC LIMIT {TAGS_SAMPLE_ROWS}) AS {}",
         counts.join(", "),
+        picked.join(", "),
         d.ident(query::sql::EVENTS_TABLE),
         d.ident(e),
         conds.join(" AND "),
@@ -636,13 +642,14 @@ async fn tags_v2(State(s): State<AppState>, Query(p): Query<TagParams>) -> Respo
 
 /// A scoped TraceQL tag (`resource.x`, `span.x`, `.x`, an intrinsic) as the column name.
 fn tag_column(tag: &str, catalog: &model::schema::Catalog) -> String {
+    use query::traceql::compile;
     match tag {
         "rootName" | "trace:rootName" | "span:name" => return "name".into(),
         "rootServiceName" | "trace:rootService" => return model::schema::COL_SERVICE.into(),
-        "statusMessage" | "span:statusMessage" => return "status_message".into(),
-        "kind" | "span:kind" => return "span.kind".into(),
-        "instrumentation:name" => return "library.name".into(),
-        "instrumentation:version" => return "library.version".into(),
+        "statusMessage" | "span:statusMessage" => return compile::COL_STATUS_MESSAGE.into(),
+        "kind" | "span:kind" => return compile::COL_SPAN_KIND.into(),
+        "instrumentation:name" => return compile::COL_LIBRARY_NAME.into(),
+        "instrumentation:version" => return compile::COL_LIBRARY_VERSION.into(),
         _ => {}
     }
     tag.strip_prefix("span.")

@@ -519,34 +519,33 @@ impl Metrics {
                 SecondStage::TopK { limit, .. } | SecondStage::BottomK { limit, .. } => {
                     let top = matches!(stage, SecondStage::TopK { .. });
                     let k = (*limit).max(0) as usize;
-                    let mut times: Vec<i64> = out
-                        .iter()
-                        .flat_map(|s| s.samples.iter().map(|(t, _)| *t))
-                        .collect();
-                    times.sort_unstable();
-                    times.dedup();
-                    for t in times {
-                        let mut at: Vec<(usize, f64)> = out
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(i, s)| {
-                                s.samples
-                                    .iter()
-                                    .find(|(st, _)| *st == t)
-                                    .map(|(_, v)| (i, *v))
-                            })
-                            .collect();
-                        at.sort_by(|a, b| {
-                            let o = a.1.total_cmp(&b.1);
+                    // Every sample by timestamp, then a keep mask per series: one sort,
+                    // not a scan of every series per timestamp.
+                    let mut at: std::collections::BTreeMap<i64, Vec<(usize, usize, f64)>> =
+                        Default::default();
+                    for (i, s) in out.iter().enumerate() {
+                        for (j, (t, v)) in s.samples.iter().enumerate() {
+                            at.entry(*t).or_default().push((i, j, *v));
+                        }
+                    }
+                    let mut keep: Vec<Vec<bool>> =
+                        out.iter().map(|s| vec![true; s.samples.len()]).collect();
+                    for (_, mut here) in at {
+                        here.sort_by(|a, b| {
+                            let o = a.2.total_cmp(&b.2);
                             if top {
                                 o.reverse()
                             } else {
                                 o
                             }
                         });
-                        for (i, _) in at.into_iter().skip(k) {
-                            out[i].samples.retain(|(st, _)| *st != t);
+                        for (i, j, _) in here.into_iter().skip(k) {
+                            keep[i][j] = false;
                         }
+                    }
+                    for (s, mask) in out.iter_mut().zip(keep) {
+                        let mut m = mask.into_iter();
+                        s.samples.retain(|_| m.next().unwrap_or(true));
                     }
                 }
             }
