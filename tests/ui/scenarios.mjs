@@ -98,6 +98,9 @@ const scenarios = {
     await p.click('#run-query');
     await p.waitForFunction(u => location.href !== u, first, { timeout: WAIT });
     await p.waitForSelector('#query-results tbody tr', { timeout: WAIT });
+    // The first dataset's rows stay on screen until the new results arrive.
+    await p.waitForFunction(() => /charge card|POST \/checkout/.test(document.querySelector('#query-results')?.innerText || ''),
+      null, { timeout: WAIT }).catch(() => {});
     assert.match(await p.locator('#query-results').innerText(), /charge card|POST \/checkout/);
     // Back returns to the first query (picking a dataset may itself be a history step).
     for (let i = 0; i < 3 && p.url() !== first; i++) {
