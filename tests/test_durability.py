@@ -160,3 +160,83 @@ def test_graceful_restart_keeps_traces_logs_and_events(waggle_factory):
     assert code == 0, f"SIGINT shutdown exited {code}\n{server.diagnostics()}"
     server.start()
     assert server.datasets().get(service) == 20
+
+
+def rollbar_item(exc_class: str, occurrence_uuid: str) -> dict:
+    """A pyrollbar-shaped `trace` occurrence (what `report_exc_info` posts)."""
+    return {"data": {
+        "environment": "production",
+        "level": "error",
+        "uuid": occurrence_uuid,
+        "language": "python",
+        "framework": "flask",
+        "notifier": {"name": "pyrollbar", "version": "1.5.0"},
+        "body": {"trace": {
+            "frames": [{"filename": "/backend-flask/services/home.py", "lineno": 12, "method": "run"}],
+            "exception": {"class": exc_class, "message": "boom"},
+        }},
+    }}
+
+
+def test_kill9_during_rollbar_ingest_keeps_every_acked_occurrence_counted(waggle_factory):
+    """Rollbar item state (the items and their counters) is rebuilt from the committed
+    occurrences after a crash: every 200 is stored once and counted in its item."""
+    server = waggle_factory().start()
+    acked: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def sender(k: int) -> None:
+        with requests.Session() as session:
+            i = 0
+            while not stop.is_set():
+                u = str(uuid.uuid4())
+                i += 1
+                try:
+                    r = session.post(server.http_url + "/api/1/item/", json=rollbar_item(f"Error{(i + k) % 7}", u),
+                                     headers={"X-Rollbar-Access-Token": "t"}, timeout=HTTP_TIMEOUT_S)
+                except requests.RequestException:
+                    return
+                if r.status_code == 200:
+                    with lock:
+                        acked.append(u)
+                elif r.status_code not in (429, 503):
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+                    return
+
+    threads = [threading.Thread(target=sender, args=(k,), daemon=True) for k in range(CONCURRENT_SENDERS)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + CONCURRENT_PHASE_TIMEOUT_S
+    while True:
+        with lock:
+            n = len(acked)
+        if n >= 4 * CONCURRENT_ACKS_BEFORE_KILL or errors or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    server.kill()
+    stop.set()
+    for t in threads:
+        t.join(HTTP_TIMEOUT_S + 5)
+    assert not errors, f"unexpected responses: {errors[:3]}"
+    with lock:
+        acked_now = set(acked)
+    assert len(acked_now) >= 4 * CONCURRENT_ACKS_BEFORE_KILL, f"only {len(acked_now)} acks"
+
+    server.start()
+    headers = {"X-Rollbar-Access-Token": "t"}
+    r = requests.get(server.http_url + "/api/1/items", headers=headers, timeout=HTTP_TIMEOUT_S)
+    assert r.status_code == 200, r.text[:300]
+    items = r.json()["result"]["items"]
+    counted = sum(i["total_occurrences"] for i in items)
+    stored = server.dataset_count("default")
+    assert stored >= len(acked_now), f"{stored} occurrences stored, {len(acked_now)} acknowledged"
+    assert counted == stored, f"items count {counted} occurrences, the store holds {stored}"
+    assert sorted(i["counter"] for i in items) == list(range(1, len(items) + 1)), items
+    # A re-sent acknowledged uuid is a duplicate, not a new occurrence.
+    again = next(iter(acked_now))
+    r = requests.post(server.http_url + "/api/1/item/", json=rollbar_item("Error0", again), headers=headers,
+                      timeout=HTTP_TIMEOUT_S)
+    assert r.status_code == 200, r.text[:300]
+    assert server.dataset_count("default") == stored

@@ -6,7 +6,9 @@ use model::{SignalKind, SpanId, TraceId, Value};
 use serde_json::{json, Value as Json};
 use waggle_protocols::rollbar::api::{self, ItemsQuery};
 use waggle_protocols::rollbar::item::decode;
-use waggle_protocols::rollbar::items::{ItemStatus, Items, Occurrence, Patch, Recorded, Stored};
+use waggle_protocols::rollbar::items::{
+    ItemStatus, Items, Occurrence, Patch, RecentUuids, Stored, RECENT_UUIDS_PER_PROJECT_MAX,
+};
 use waggle_protocols::rollbar::tokens::{Need, Projects, RateLimiter, Scope};
 use waggle_protocols::rollbar::translate::{fields, Context};
 use waggle_protocols::rollbar::{fingerprint, translate, Level, Limits};
@@ -155,11 +157,8 @@ fn occ(fp: &str, env: &str, version: Option<&str>, uuid: &str, t: i64, level: Le
     }
 }
 
-fn stored(r: Recorded) -> Stored {
-    match r {
-        Recorded::Stored(s) => s,
-        Recorded::Duplicate => panic!("unexpected duplicate"),
-    }
+fn stored(s: Stored) -> Stored {
+    s
 }
 
 fn resolve(items: &mut Items, id: u64, version: Option<&str>) {
@@ -244,30 +243,65 @@ fn items_group_count_and_number() {
 }
 
 #[test]
-fn duplicate_uuid_is_stored_once() {
-    let mut items = Items::new();
-    stored(
-        items
-            .record(&occ("a", "production", None, "same", 100, Level::Error))
-            .unwrap(),
-    );
-    assert_eq!(
-        items
-            .record(&occ("a", "production", None, "same", 101, Level::Error))
-            .unwrap(),
-        Recorded::Duplicate
-    );
-    // Even with another fingerprint: the uuid space is per project (RD).
-    assert_eq!(
-        items
-            .record(&occ("z", "production", None, "same", 101, Level::Error))
-            .unwrap(),
-        Recorded::Duplicate
-    );
-    assert_eq!(items.get(1).unwrap().total_occurrences, 1);
-    let mut other = occ("a", "production", None, "same", 100, Level::Error);
-    other.project_id = 2;
-    assert!(matches!(items.record(&other).unwrap(), Recorded::Stored(_)));
+fn duplicate_uuid_is_seen_per_project_and_bounded() {
+    let mut seen = RecentUuids::new();
+    assert!(!seen.contains(1, "same"));
+    seen.insert(1, "same");
+    // Any fingerprint: the uuid space is per project (RD).
+    assert!(seen.contains(1, "same"));
+    assert!(!seen.contains(2, "same"));
+    // An empty uuid is never a duplicate.
+    seen.insert(1, "");
+    assert!(!seen.contains(1, ""));
+    for i in 0..RECENT_UUIDS_PER_PROJECT_MAX {
+        seen.insert(1, &format!("u{i}"));
+    }
+    assert_eq!(seen.len(1), RECENT_UUIDS_PER_PROJECT_MAX);
+    assert!(!seen.contains(1, "same"), "the oldest is forgotten first");
+    assert!(seen.contains(1, "u1"));
+}
+
+/// Occurrences recorded after a checkpoint and replayed into that checkpoint (what a
+/// restart does with the events stored after the document's last write) give the same
+/// items as recording them did, including new items, reactivation and PATCHes before the
+/// checkpoint.
+#[test]
+fn replay_after_a_checkpoint_equals_recording() {
+    let mut live = Items::new();
+    for (fp, uuid, t) in [("a", "u1", 10), ("b", "u2", 11), ("a", "u3", 12)] {
+        live.record(&occ(fp, "production", Some("1.0"), uuid, t, Level::Error))
+            .unwrap();
+    }
+    resolve(&mut live, 1, Some("1.1"));
+    let checkpoint: Items = serde_json::from_value(serde_json::to_value(&live).unwrap()).unwrap();
+    assert_eq!(checkpoint, live, "the document round-trips");
+    let later = [
+        occ("a", "production", Some("1.0"), "u4", 13, Level::Error), // old version: stays resolved
+        occ("c", "production", None, "u5", 14, Level::Critical),     // new item
+        occ("a", "production", Some("1.2"), "u6", 15, Level::Warning), // reactivates
+        occ("c", "staging", None, "u7", 16, Level::Error),           // another environment
+        occ("b", "production", None, "u8", 9, Level::Error),         // older than the first
+    ];
+    let mut stored_ids = Vec::new();
+    for o in &later {
+        stored_ids.push(live.record(o).unwrap());
+    }
+    assert!(stored_ids[2].reactivated && stored_ids[1].new_item);
+    let mut replayed = checkpoint.clone();
+    for (o, st) in later.iter().zip(&stored_ids) {
+        replayed.replay(o, st);
+    }
+    assert_eq!(replayed, live);
+    // And it hands out the same ids next.
+    let next = occ("d", "production", None, "u9", 17, Level::Error);
+    assert_eq!(replayed.record(&next).unwrap(), live.record(&next).unwrap());
+    // Holes (an occurrence whose event the store refused) are skipped, never reused.
+    let mut holes = checkpoint;
+    holes.replay(&later[1], &stored_ids[1]);
+    holes.replay(&later[3], &stored_ids[3]);
+    assert_eq!(holes.next_occurrence_id(), stored_ids[3].occurrence_id);
+    let fresh = holes.record(&next).unwrap();
+    assert!(fresh.occurrence_id > stored_ids[3].occurrence_id);
 }
 
 /// (resolved in, versions seen before resolving, occurrence version, reactivates?).

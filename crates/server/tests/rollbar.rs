@@ -922,3 +922,142 @@ async fn rql_jobs_run_over_the_occurrences() {
     let (s, b) = run("SELECT count(*) FROM item_occurrence", "srv1").await;
     assert_rollbar_error(s, &b, 403);
 }
+
+/// Sum of `total_occurrences` and the counters of every item of the token's project.
+async fn item_totals(c: &reqwest::Client, r: &Running, token: &str) -> (u64, Vec<u64>) {
+    let (mut total, mut counters) = (0, Vec::new());
+    for page in 1..=20 {
+        let (s, b) = get(c, r, token, &format!("/api/1/items?page={page}")).await;
+        assert_eq!(s, 200, "{b}");
+        let items = b["result"]["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            break;
+        }
+        for i in &items {
+            total += i["total_occurrences"].as_u64().unwrap();
+            counters.push(i["counter"].as_u64().unwrap());
+        }
+    }
+    counters.sort_unstable();
+    (total, counters)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_occurrences_commit_in_groups_and_count_exactly() {
+    let r = start("").await;
+    let c = client();
+    let mut tasks = Vec::new();
+    for i in 0..400u32 {
+        let (c, base) = (c.clone(), r.base.clone());
+        let body = exception(&format!("Error{}", i % 20), "boom", &uuid(1000 + i), None);
+        tasks.push(tokio::spawn(async move {
+            let resp = c
+                .post(format!("{base}/api/1/item/"))
+                .header("X-Rollbar-Access-Token", "t")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            resp.status().as_u16()
+        }));
+    }
+    // Ten uuids each sent three times at once: stored once each, every copy answered 200.
+    for i in 0..30u32 {
+        let (c, base) = (c.clone(), r.base.clone());
+        let body = exception("Dup", "again", &uuid(i % 10), None);
+        tasks.push(tokio::spawn(async move {
+            let resp = c
+                .post(format!("{base}/api/1/item/"))
+                .header("X-Rollbar-Access-Token", "t")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            resp.status().as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let (total, counters) = item_totals(&c, &r, "t").await;
+    assert_eq!(total, 410);
+    assert_eq!(
+        counters,
+        (1..=21).collect::<Vec<u64>>(),
+        "one counter per item"
+    );
+    let rows = r
+        .store
+        .run_sql("SELECT count(*), count(DISTINCT \"rollbar.occurrence_id\") FROM events")
+        .unwrap();
+    assert_eq!(
+        rows[0][0],
+        Some(model::Value::Int(410)),
+        "duplicates stored once"
+    );
+    assert_eq!(
+        rows[0][1],
+        Some(model::Value::Int(410)),
+        "occurrence ids unique"
+    );
+    let commits = r
+        .pipeline
+        .stats
+        .commits
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        commits < 410,
+        "occurrences shared commits ({commits} commits)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_completes_the_items_from_the_occurrences_stored_after_the_checkpoint() {
+    let store = TestStore::new();
+    let c = client();
+    {
+        let r = start_on(store.clone(), TOKENS, 400_000).await;
+        for i in 0..30u32 {
+            let body = exception(&format!("E{}", i % 3), "x", &uuid(i), Some("1.0"));
+            assert_eq!(post_item(&c, &r, "srv1", &body).await.0, 200);
+        }
+        // A PATCH writes the document: the checkpoint.
+        let (s, b) = patch(
+            &c,
+            &r,
+            "write1",
+            "/api/1/item/1",
+            json!({"status": "resolved", "resolved_in_version": "1.1"}),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        // After it, nothing writes the document again (fewer than CHECKPOINT_OCCURRENCES,
+        // sooner than CHECKPOINT_INTERVAL): these live only as stored occurrences.
+        for i in 30..40u32 {
+            let body = exception("E0", "x", &uuid(i), Some("1.2"));
+            assert_eq!(post_item(&c, &r, "srv1", &body).await.0, 200);
+        }
+        for i in 40..45u32 {
+            let body = exception("Late", "x", &uuid(i), None);
+            assert_eq!(post_item(&c, &r, "srv1", &body).await.0, 200);
+        }
+        let (_, b) = get(&c, &r, "read1", "/api/1/item/1").await;
+        assert_eq!(b["result"]["status"], "active", "reactivated by 1.2: {b}");
+    } // the server goes away without writing anything more, as after kill -9
+    let r = start_on(store.clone(), TOKENS, 400_000).await;
+    let (total, counters) = item_totals(&c, &r, "read1").await;
+    assert_eq!(total, 45, "every stored occurrence is counted");
+    assert_eq!(counters, vec![1, 2, 3, 4]);
+    let (_, b) = get(&c, &r, "read1", "/api/1/item/1").await;
+    assert_eq!(b["result"]["status"], "active", "{b}");
+    assert_eq!(b["result"]["total_occurrences"], 20, "{b}");
+    assert_eq!(b["result"]["last_occurrence_id"], 40, "{b}");
+    // A uuid stored after the checkpoint is still a duplicate; the next item is counter 5.
+    let (s, _) = post_item(&c, &r, "srv1", &exception("Late", "x", &uuid(44), None)).await;
+    assert_eq!(s, 200);
+    let (s, _) = post_item(&c, &r, "srv1", &exception("New", "x", &uuid(99), None)).await;
+    assert_eq!(s, 200);
+    let (total, counters) = item_totals(&c, &r, "read1").await;
+    assert_eq!(total, 46);
+    assert_eq!(counters, vec![1, 2, 3, 4, 5]);
+}

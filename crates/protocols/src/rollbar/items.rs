@@ -20,7 +20,8 @@ use super::item::Submission;
 use super::{Level, CODE_VERSION_CHARS_MAX, TITLE_CHARS_MAX};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 /// Recently seen occurrence uuids kept per project for duplicate detection (our choice: SDKs
 /// resend within seconds — pyrollbar does not retry at all; 262,144 uuids ≈ 10 MB cover 13 s at
@@ -203,22 +204,22 @@ pub fn code_version(sub: &Submission) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Result of [`Items::record`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recorded {
-    /// The uuid was seen recently in this project: "the second one will be discarded" (RD).
-    Duplicate,
-    Stored(Stored),
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub item_id: u64,
+    /// The item's per-project counter.
     pub counter: u64,
     pub occurrence_id: u64,
     pub new_item: bool,
     /// A resolved item became active again.
     pub reactivated: bool,
+}
+
+/// The ids an occurrence is applied with: `item` (id, counter) when it starts an item.
+#[derive(Debug, Clone, Copy)]
+struct Ids {
+    item: Option<(u64, u64)>,
+    occurrence_id: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -248,45 +249,79 @@ pub enum PatchError {
     Invalid(String),
 }
 
-/// Recent uuids: a FIFO with a set beside it; serialized as the FIFO only.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(from = "Vec<String>", into = "Vec<String>")]
-struct RecentUuids {
+/// Occurrence uuids seen recently, per project, for duplicate detection ("If an
+/// occurrence is sent with a uuid that was already used, the second one will be discarded",
+/// RD): a FIFO per project with a set beside it, at most [`RECENT_UUIDS_PER_PROJECT_MAX`]
+/// each. Not part of [`Items`] (it is a cache of the stored occurrences' `rollbar.uuid`,
+/// rebuilt from the store on start), so cloning the items stays cheap.
+#[derive(Debug, Clone, Default)]
+pub struct RecentUuids {
+    projects: HashMap<u64, UuidFifo>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct UuidFifo {
     order: VecDeque<String>,
-    set: BTreeSet<String>,
-}
-
-impl From<Vec<String>> for RecentUuids {
-    fn from(v: Vec<String>) -> Self {
-        let mut r = RecentUuids::default();
-        for u in v {
-            r.insert(u);
-        }
-        r
-    }
-}
-
-impl From<RecentUuids> for Vec<String> {
-    fn from(r: RecentUuids) -> Self {
-        r.order.into()
-    }
+    set: HashSet<String>,
 }
 
 impl RecentUuids {
-    fn contains(&self, u: &str) -> bool {
-        self.set.contains(u)
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    fn insert(&mut self, u: String) {
-        if !self.set.insert(u.clone()) {
+    /// Whether `uuid` was seen in the project (an empty uuid never is).
+    pub fn contains(&self, project_id: u64, uuid: &str) -> bool {
+        !uuid.is_empty()
+            && self
+                .projects
+                .get(&project_id)
+                .is_some_and(|p| p.set.contains(uuid))
+    }
+
+    /// Remembers `uuid`, forgetting the project's oldest beyond the bound.
+    pub fn insert(&mut self, project_id: u64, uuid: &str) {
+        if uuid.is_empty() {
             return;
         }
-        self.order.push_back(u);
-        while self.order.len() > RECENT_UUIDS_PER_PROJECT_MAX {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
+        let p = self.projects.entry(project_id).or_default();
+        if !p.set.insert(uuid.to_owned()) {
+            return;
+        }
+        p.order.push_back(uuid.to_owned());
+        while p.order.len() > RECENT_UUIDS_PER_PROJECT_MAX {
+            if let Some(old) = p.order.pop_front() {
+                p.set.remove(&old);
             }
         }
+    }
+
+    /// uuids remembered for the project.
+    pub fn len(&self, project_id: u64) -> usize {
+        self.projects.get(&project_id).map_or(0, |p| p.order.len())
+    }
+}
+
+/// (De)serializes the items map through plain `ItemState`s (the `Arc`s are for cheap
+/// clones, not part of the document).
+mod arc_items {
+    use super::ItemState;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<u64, Arc<ItemState>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(m.iter().map(|(k, v)| (k, &**v)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<u64, Arc<ItemState>>, D::Error> {
+        let m = BTreeMap::<u64, ItemState>::deserialize(d)?;
+        Ok(m.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
 }
 
@@ -297,15 +332,20 @@ struct ProjectItems {
     by_key: BTreeMap<String, BTreeMap<Fingerprint, u64>>,
     by_counter: BTreeMap<u64, u64>,
     item_count: usize,
-    recent_uuids: RecentUuids,
 }
 
-/// All items of all projects: one document, persisted by the caller (serde).
+/// All items of all projects: one document, persisted by the caller (serde) now and then;
+/// between two writes, the stored occurrences after [`Items::next_occurrence_id`] replay
+/// into it ([`Items::replay`]), so the events are the durable record and the document a
+/// checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Items {
     next_item_id: u64,
     next_occurrence_id: u64,
-    items: BTreeMap<u64, ItemState>,
+    /// Shared until changed (`Arc::make_mut`), so a batch's working copy costs a map of
+    /// pointers, not every item.
+    #[serde(with = "arc_items")]
+    items: BTreeMap<u64, Arc<ItemState>>,
     projects: BTreeMap<u64, ProjectItems>,
 }
 
@@ -315,12 +355,17 @@ impl Items {
     }
 
     pub fn get(&self, item_id: u64) -> Option<&ItemState> {
-        self.items.get(&item_id)
+        self.items.get(&item_id).map(|i| &**i)
+    }
+
+    /// The last occurrence id handed out: the document reflects every occurrence up to it.
+    pub fn next_occurrence_id(&self) -> u64 {
+        self.next_occurrence_id
     }
 
     pub fn by_counter(&self, project_id: u64, counter: u64) -> Option<&ItemState> {
         let id = self.projects.get(&project_id)?.by_counter.get(&counter)?;
-        self.items.get(id)
+        self.get(*id)
     }
 
     /// The item an occurrence with this key belongs to, if any.
@@ -336,7 +381,7 @@ impl Items {
             .by_key
             .get(environment)?
             .get(fingerprint)?;
-        self.items.get(id)
+        self.get(*id)
     }
 
     /// A project's items, newest counter first.
@@ -345,7 +390,7 @@ impl Items {
             .get(&project_id)
             .into_iter()
             .flat_map(|p| p.by_counter.values().rev())
-            .filter_map(|id| self.items.get(id))
+            .filter_map(|id| self.get(*id))
     }
 
     pub fn len(&self) -> usize {
@@ -375,13 +420,10 @@ impl Items {
     }
 
     /// Adds one occurrence: a new item, or the next occurrence of an existing one (which may
-    /// reactivate it). A uuid seen recently in the project is [`Recorded::Duplicate`] and
-    /// changes nothing.
-    pub fn record(&mut self, occ: &Occurrence) -> Result<Recorded, RecordError> {
+    /// reactivate it), with fresh ids. Duplicate uuids are the caller's to catch first
+    /// ([`RecentUuids`]).
+    pub fn record(&mut self, occ: &Occurrence) -> Result<Stored, RecordError> {
         let project = self.projects.entry(occ.project_id).or_default();
-        if !occ.uuid.is_empty() && project.recent_uuids.contains(&occ.uuid) {
-            return Ok(Recorded::Duplicate);
-        }
         let existing = project
             .by_key
             .get(&occ.environment)
@@ -390,13 +432,48 @@ impl Items {
         if existing.is_none() && project.item_count >= ITEMS_PER_PROJECT_MAX {
             return Err(RecordError::TooManyItems);
         }
-        if !occ.uuid.is_empty() {
-            project.recent_uuids.insert(occ.uuid.clone());
-        }
-        self.next_occurrence_id += 1;
-        let occurrence_id = self.next_occurrence_id;
-        let stored = match existing.and_then(|id| self.items.get_mut(&id)) {
+        let ids = match existing {
+            Some(_) => Ids {
+                item: None,
+                occurrence_id: self.next_occurrence_id + 1,
+            },
+            None => Ids {
+                item: Some((self.next_item_id + 1, project.next_counter + 1)),
+                occurrence_id: self.next_occurrence_id + 1,
+            },
+        };
+        Ok(self.apply(occ, existing, ids))
+    }
+
+    /// Applies an occurrence that is already stored with the ids `stored` names (the
+    /// events committed after the document was last written, replayed on load in
+    /// occurrence-id order), exactly as [`Items::record`] applied it then. Never refuses: the
+    /// occurrence is in the store.
+    pub fn replay(&mut self, occ: &Occurrence, stored: &Stored) {
+        let existing = self
+            .projects
+            .get(&occ.project_id)
+            .and_then(|p| p.by_key.get(&occ.environment))
+            .and_then(|m| m.get(&occ.fingerprint))
+            .copied();
+        let ids = Ids {
+            item: existing
+                .is_none()
+                .then_some((stored.item_id, stored.counter)),
+            occurrence_id: stored.occurrence_id,
+        };
+        self.apply(occ, existing, ids);
+    }
+
+    /// The one state change behind [`Items::record`] and [`Items::replay`]: moves the id
+    /// sequences to at least the ids used.
+    fn apply(&mut self, occ: &Occurrence, existing: Option<u64>, ids: Ids) -> Stored {
+        let project = self.projects.entry(occ.project_id).or_default();
+        let occurrence_id = ids.occurrence_id;
+        self.next_occurrence_id = self.next_occurrence_id.max(occurrence_id);
+        match existing.and_then(|id| self.items.get_mut(&id)) {
             Some(item) => {
+                let item = Arc::make_mut(item);
                 let mut reactivated = false;
                 if item.status == ItemStatus::Resolved
                     && item.reactivates(occ.code_version.as_deref())
@@ -429,10 +506,12 @@ impl Items {
                 }
             }
             None => {
-                project.next_counter += 1;
+                let (id, counter) = ids
+                    .item
+                    .unwrap_or((self.next_item_id + 1, project.next_counter + 1));
+                project.next_counter = project.next_counter.max(counter);
                 project.item_count += 1;
-                self.next_item_id += 1;
-                let (id, counter) = (self.next_item_id, project.next_counter);
+                self.next_item_id = self.next_item_id.max(id);
                 project
                     .by_key
                     .entry(occ.environment.clone())
@@ -467,7 +546,7 @@ impl Items {
                 if let Some(v) = occ.code_version.as_deref() {
                     item.note_version(v);
                 }
-                self.items.insert(id, item);
+                self.items.insert(id, Arc::new(item));
                 Stored {
                     item_id: id,
                     counter,
@@ -476,8 +555,7 @@ impl Items {
                     reactivated: false,
                 }
             }
-        };
-        Ok(Recorded::Stored(stored))
+        }
     }
 
     /// `PATCH /api/1/item/:id` (RD `api/items.md`). `resolved_in_version` is "Only used if
@@ -510,6 +588,7 @@ impl Items {
             .items
             .get_mut(&item_id)
             .filter(|i| i.project_id == project_id)
+            .map(Arc::make_mut)
             .ok_or(PatchError::NotFound)?;
         if let Some(status) = patch.status {
             match status {

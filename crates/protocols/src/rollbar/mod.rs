@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use fingerprint::{fingerprint, title, Fingerprint};
 pub use item::{decode, Data, ItemError, Submission};
-pub use items::{ItemState, ItemStatus, Items, Recorded};
+pub use items::{ItemState, ItemStatus, Items, RecentUuids, Stored};
 pub use tokens::{Access, Projects, Scope, TokenError};
 pub use translate::translate;
 

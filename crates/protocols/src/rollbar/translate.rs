@@ -90,6 +90,14 @@ fn text(v: &Json) -> Option<String> {
     }
 }
 
+/// Puts the ids recording handed out on an occurrence's event (for an event translated with
+/// `stored: None` before it was recorded).
+pub fn set_ids(ev: &mut Event, st: &Stored) {
+    ev.set(fields::ITEM_ID, Value::Int(st.item_id as i64));
+    ev.set(fields::COUNTER, Value::Int(st.counter as i64));
+    ev.set(fields::OCCURRENCE_ID, Value::Int(st.occurrence_id as i64));
+}
+
 /// The occurrence as a wide event.
 pub fn translate(sub: &Submission, ctx: &Context<'_>) -> Event {
     let d = &sub.data;
@@ -105,9 +113,7 @@ pub fn translate(sub: &Submission, ctx: &Context<'_>) -> Event {
     ev.set(fields::UUID, s(ctx.uuid));
     ev.set(fields::FINGERPRINT, s(ctx.fingerprint.as_str()));
     if let Some(st) = ctx.stored {
-        ev.set(fields::ITEM_ID, Value::Int(st.item_id as i64));
-        ev.set(fields::COUNTER, Value::Int(st.counter as i64));
-        ev.set(fields::OCCURRENCE_ID, Value::Int(st.occurrence_id as i64));
+        set_ids(&mut ev, st);
     }
     // The exception that was raised (first of a chain), as OTel names it.
     let traces = sub.traces();

@@ -7,10 +7,13 @@
 //! with their counters and status — and deploys are two store documents
 //! (`protocols::rollbar::Items`, `protocols::rollbar::api::Deploys`), each changed as
 //! clone → change → persist → swap under one writer lock, so a reader never sees a change the
-//! store does not hold. Item ingest orders this around the event commit (`ingest`).
+//! store does not hold. Item ingest commits occurrences in groups and treats the items
+//! document as a checkpoint that a start completes from the stored events (`ingest`,
+//! `replay`).
 
 mod ingest;
 mod read;
+mod replay;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +25,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use protocols::rollbar::api::Deploys;
 use protocols::rollbar::tokens::{Need, RateHeaders, RateLimiter};
-use protocols::rollbar::{Access, Answer, Items, Limits, Projects};
+use protocols::rollbar::{Access, Answer, Items, Limits, Projects, RecentUuids};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use store::{MetaDoc, Store};
@@ -84,8 +87,12 @@ pub struct RollbarCounters {
 
 impl RollbarCounters {
     pub(crate) fn inc(&self, field: &AtomicU64) {
+        self.add(field, 1);
+    }
+
+    pub(crate) fn add(&self, field: &AtomicU64, n: u64) {
         let _ = self;
-        field.fetch_add(1, Ordering::Relaxed);
+        field.fetch_add(n, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> serde_json::Value {
@@ -118,11 +125,24 @@ impl AfterLoad for Deploys {
 }
 
 impl AfterLoad for Items {
-    /// Reserves the ids committed events already carry (a crash between an occurrence's
-    /// commit and the document's write, see `ingest`), so none is handed out twice.
+    /// Completes the checkpoint from the store: replays the occurrences committed after it
+    /// (`replay`), then reserves any id committed events carry beyond that (occurrences of a
+    /// project no longer configured), so none is handed out twice.
     fn after_load(&mut self, store: &dyn Store, projects: &Projects) -> Result<(), Answer> {
         use protocols::rollbar::translate::fields;
         use query::Dialect;
+        let started = std::time::Instant::now();
+        let replayed = replay::replay_stored(self, store, projects).map_err(|e| {
+            tracing::warn!(error = %e, "cannot replay the stored Rollbar occurrences");
+            unavailable()
+        })?;
+        if replayed > 0 {
+            tracing::info!(
+                replayed,
+                ms = started.elapsed().as_millis() as u64,
+                "Rollbar items completed from stored occurrences"
+            );
+        }
         let catalog = store.catalog();
         let mut cols = Vec::new();
         for key in [fields::OCCURRENCE_ID, fields::ITEM_ID, fields::COUNTER] {
@@ -180,7 +200,7 @@ struct Doc<T> {
     kind: &'static str,
     projects: Arc<Projects>,
     current: tokio::sync::OnceCell<RwLock<Arc<T>>>,
-    writer: tokio::sync::Mutex<()>,
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<T: Clone + Default + Serialize + DeserializeOwned + AfterLoad + Send + Sync + 'static> Doc<T> {
@@ -189,7 +209,7 @@ impl<T: Clone + Default + Serialize + DeserializeOwned + AfterLoad + Send + Sync
             kind,
             projects,
             current: tokio::sync::OnceCell::new(),
-            writer: tokio::sync::Mutex::new(()),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -266,6 +286,8 @@ pub struct RollbarState {
     /// `local_mode_exposed`).
     local_open: bool,
     items: Doc<Items>,
+    /// Item ingest's group commit (`ingest`).
+    recorder: ingest::Recorder,
     deploys: Doc<Deploys>,
     /// Per-token windows (not persisted: they describe the current minute).
     rate: Mutex<RateLimiter>,
@@ -288,12 +310,38 @@ impl RollbarState {
             config,
             local_open,
             items: Doc::new(ITEMS_DOC_KIND, projects.clone()),
+            recorder: ingest::Recorder::default(),
             deploys: Doc::new(DEPLOYS_DOC_KIND, projects),
             rate: Mutex::new(RateLimiter::new()),
             rql: Mutex::new(read::RqlJobs::default()),
             counters: RollbarCounters::default(),
             ui_secret: crate::ui::new_grant_secret().into(),
         }
+    }
+
+    /// Loads the recent uuids from the stored occurrences (once).
+    async fn recent_uuids(&self, store: &Arc<dyn Store>) -> Result<(), Answer> {
+        self.recorder
+            .recent
+            .get_or_try_init(|| async {
+                let store = store.clone();
+                let projects = self.config.projects.clone();
+                crate::blocking(move || replay::recent_uuids(&*store, &projects))
+                    .await
+                    .map_err(|_| internal())?
+                    .map(Mutex::new)
+                    .map_err(|e| {
+                        tracing::warn!(error = %e, "cannot read the recent Rollbar uuids");
+                        unavailable()
+                    })
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The recent uuids ([`RollbarState::recent_uuids`] loaded them).
+    fn recent_lock(&self) -> Result<std::sync::MutexGuard<'_, RecentUuids>, ()> {
+        self.recorder.recent.get().ok_or(())?.lock().map_err(|_| ())
     }
 
     /// Checks a token for `need`, then counts the call against its rate window.

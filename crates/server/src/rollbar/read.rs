@@ -236,6 +236,7 @@ pub(super) async fn patch_item(
         rb.counters.inc(&rb.counters.storage_errors);
         return g.answer(a);
     }
+    rb.recorder.written(next.next_occurrence_id());
     rb.items.swap(next);
     g.answer(Answer::ok(json))
 }
