@@ -26,7 +26,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Adding a protocol (X-Ray, CloudWatch Logs, Rollbar)
+//! # Adding a protocol (X-Ray, CloudWatch Logs)
 //!
 //! A protocol is a [`Workload`]: `prepare` returns pre-encoded [`PreparedRequest`]s (body,
 //! item count, optional trace-id offsets for re-sent cycles), `transport` says how to send
@@ -44,9 +44,9 @@
 //!      "Logs_20140328.PutLogEvents")] }` with batches of log events (one per request line
 //!      the Flask logger writes), `setup` returning `CreateLogGroup`/`CreateLogStream`;
 //!      signing (SigV4) would be added in the sender if the server requires it;
-//!    - **Rollbar items**: `Transport::HttpPost { path: "/api/1/item/", headers:
-//!      [("x-rollbar-access-token", …)] }`, one item per request (pyrollbar sends one at a
-//!      time), from the error traces' `exception` events.
+//!    - **Rollbar items** exist: [`RollbarItems`] ([`Protocol::RollbarItem`]) posts one
+//!      pyrollbar-shaped occurrence per request to `/api/1/item/`, a template for a JSON
+//!      `HttpPost` workload with [`IdEncoding::Hex32`] ids patched per cycle.
 //! 2. Add a variant to [`Protocol`] and its `workload()` arm, and a [`HttpResponseKind`] if
 //!    the answer carries per-item results.
 //!
@@ -58,6 +58,7 @@ pub mod honeycomb;
 pub mod procstat;
 pub mod report;
 mod rng;
+pub mod rollbar;
 pub mod runner;
 mod timefmt;
 pub mod workload;
@@ -66,6 +67,7 @@ pub use cruddur::{otlp_trace_requests, CruddurGenerator, GenConfig};
 pub use error::LoadError;
 pub use honeycomb::honeycomb_batch;
 pub use report::{ErrorCount, LatencyMs, LoadReport, ServerUsage};
+pub use rollbar::RollbarItems;
 pub use runner::{run, run_workload, LoadConfig, Mode, Stop};
 pub use workload::{
     Compression, HoneycombBatchTraces, HttpResponseKind, IdEncoding, OtlpGrpcTraces,

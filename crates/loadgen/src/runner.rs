@@ -147,6 +147,9 @@ impl LoadConfig {
         if self.protocol == Protocol::OtlpGrpc && self.compression != Compression::None {
             return bad("gRPC payloads are sent uncompressed".into());
         }
+        if self.protocol == Protocol::RollbarItem && self.compression != Compression::None {
+            return bad("Rollbar payloads are sent uncompressed".into());
+        }
         Ok(())
     }
 }

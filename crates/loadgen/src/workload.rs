@@ -9,6 +9,7 @@ use prost::Message;
 
 use crate::cruddur::{CruddurGenerator, GenConfig};
 use crate::honeycomb::honeycomb_batch;
+use crate::rollbar::RollbarItems;
 use crate::LoadError;
 
 /// The protocols the load generator speaks today.
@@ -21,6 +22,8 @@ pub enum Protocol {
     OtlpGrpc,
     /// `POST {target}/1/batch/{dataset}` with husky-named JSON events (libhoney).
     HoneycombBatch,
+    /// `POST {target}/api/1/item/`, one pyrollbar-shaped occurrence per request.
+    RollbarItem,
 }
 
 impl Protocol {
@@ -30,10 +33,12 @@ impl Protocol {
             Protocol::OtlpHttpProtobuf => "otlp-http-protobuf",
             Protocol::OtlpGrpc => "otlp-grpc",
             Protocol::HoneycombBatch => "honeycomb-batch",
+            Protocol::RollbarItem => "rollbar-item",
         }
     }
 
-    /// The Cruddur workload for this protocol.
+    /// The Cruddur workload for this protocol (`dataset` is Honeycomb's; Rollbar takes
+    /// neither argument and uses [`RollbarItems::default`]).
     pub fn workload(self, dataset: &str, compression: Compression) -> Box<dyn Workload> {
         match self {
             Protocol::OtlpHttpProtobuf => Box::new(OtlpHttpTraces { compression }),
@@ -42,6 +47,8 @@ impl Protocol {
                 dataset: dataset.to_string(),
                 compression,
             }),
+            // Rollbar ignores `dataset` and `compression` (pyrollbar sends plain JSON).
+            Protocol::RollbarItem => Box::new(RollbarItems::default()),
         }
     }
 }
@@ -53,8 +60,10 @@ impl std::str::FromStr for Protocol {
             "otlp-http-protobuf" | "otlp-http" | "otlp" => Ok(Protocol::OtlpHttpProtobuf),
             "otlp-grpc" | "grpc" => Ok(Protocol::OtlpGrpc),
             "honeycomb-batch" | "honeycomb" => Ok(Protocol::HoneycombBatch),
+            "rollbar-item" | "rollbar" => Ok(Protocol::RollbarItem),
             other => Err(LoadError::InvalidConfig(format!(
-                "unknown protocol {other:?} (otlp-http-protobuf, otlp-grpc, honeycomb-batch)"
+                "unknown protocol {other:?} \
+                 (otlp-http-protobuf, otlp-grpc, honeycomb-batch, rollbar-item)"
             ))),
         }
     }

@@ -485,3 +485,76 @@ async fn open_loop_latency_includes_queueing() {
     assert!(open.latency_ms.max > 200.0, "{open}");
     assert!(open.requests_missed > 0, "{open}");
 }
+
+/// A throwaway Rollbar item endpoint: answers `status` after recording the token and uuid.
+#[derive(Default)]
+struct RollbarSeen {
+    uuids: std::sync::Mutex<Vec<String>>,
+    tokens: std::sync::Mutex<Vec<String>>,
+}
+
+async fn serve_rollbar(seen: Arc<RollbarSeen>, status: StatusCode) -> String {
+    let app = Router::new()
+        .route(
+            "/api/1/item/",
+            post(
+                move |State(s): State<Arc<RollbarSeen>>,
+                      headers: axum::http::HeaderMap,
+                      body: Bytes| async move {
+                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    let uuid = v["data"]["uuid"].as_str().unwrap().to_string();
+                    s.uuids.lock().unwrap().push(uuid.clone());
+                    let token = headers
+                        .get("x-rollbar-access-token")
+                        .and_then(|t| t.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    s.tokens.lock().unwrap().push(token);
+                    let answer = if status == StatusCode::OK {
+                        serde_json::json!({"err": 0, "result": {"id": null, "uuid": uuid}})
+                    } else {
+                        serde_json::json!({"err": 1, "message": "retry later"})
+                    };
+                    (status, answer.to_string())
+                },
+            ),
+        )
+        .with_state(seen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollbar_items_are_accepted_with_fresh_uuids_or_refused() {
+    let seen = Arc::new(RollbarSeen::default());
+    let target = serve_rollbar(Arc::clone(&seen), StatusCode::OK).await;
+    // 4 prepared requests sent 10 times: cycles 1 and 2 re-send them with patched ids.
+    let report = run(quick(Protocol::RollbarItem, target)).await.unwrap();
+    assert_eq!(report.requests_ok, 10, "{report}");
+    assert_eq!(report.items_accepted, 10);
+    assert_eq!(report.item_kind, "occurrences");
+    assert_eq!(report.workload, "rollbar-item");
+    assert!(report.url.ends_with("/api/1/item/"), "{}", report.url);
+    let uuids = seen.uuids.lock().unwrap().clone();
+    let distinct: std::collections::HashSet<_> = uuids.iter().collect();
+    assert_eq!((uuids.len(), distinct.len()), (10, 10));
+    assert!(seen.tokens.lock().unwrap().iter().all(|t| t == "bench"));
+
+    for status in [
+        StatusCode::TOO_MANY_REQUESTS,
+        StatusCode::SERVICE_UNAVAILABLE,
+    ] {
+        let target = serve_rollbar(Arc::default(), status).await;
+        let report = run(quick(Protocol::RollbarItem, target)).await.unwrap();
+        assert_eq!(report.requests_refused, 10, "{report}");
+        assert_eq!((report.requests_ok, report.items_accepted), (0, 0));
+    }
+
+    let gz = LoadConfig {
+        compression: waggle_loadgen::Compression::Gzip,
+        ..quick(Protocol::RollbarItem, "http://127.0.0.1:1".into())
+    };
+    assert!(gz.validate().is_err());
+}

@@ -16,6 +16,7 @@ use loadgen::{Compression, GenConfig, LoadConfig, Mode, Protocol, Stop};
 use serde_json::{json, Value};
 
 mod pages;
+mod rollbar;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -108,6 +109,10 @@ pub struct SuiteArgs {
     /// the bulk load, and time the queries over the store already there.
     #[arg(long, requires = "dir")]
     pub reuse: bool,
+    /// Only the Rollbar rows (item ingest, the read API over 1M occurrences, the start
+    /// after a kill -9), on their own fresh server.
+    #[arg(long, conflicts_with = "reuse")]
+    pub rollbar_only: bool,
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -267,6 +272,11 @@ struct ServerProc {
 
 impl ServerProc {
     fn start(dir: &Path) -> Result<Self> {
+        Self::start_with(dir, &[])
+    }
+
+    /// [`ServerProc::start`] with more `waggle serve` arguments.
+    fn start_with(dir: &Path, extra: &[&str]) -> Result<Self> {
         let exe = std::env::current_exe().context("cannot find the waggle executable")?;
         let started = Instant::now();
         let mut child = Command::new(exe)
@@ -279,6 +289,7 @@ impl ServerProc {
             ])
             .args(["--otlp-grpc-addr", "127.0.0.1:0", "--retention-days", "0"])
             .args(["--xray-addr", "127.0.0.1:0"])
+            .args(extra)
             .arg("--data-dir")
             .arg(dir)
             .env("WAGGLE_LOG", "warn")
@@ -329,6 +340,16 @@ impl ServerProc {
         }
         self.child.kill()?;
         bail!("server did not stop within 120 s")
+    }
+}
+
+/// A suite that fails half-way does not leave its server running.
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -482,7 +503,7 @@ fn measure_ingest(
         let target = match protocol {
             Protocol::OtlpHttpProtobuf => s.otlp_http.clone(),
             Protocol::OtlpGrpc => s.otlp_grpc.clone(),
-            Protocol::HoneycombBatch => s.http.clone(),
+            Protocol::HoneycombBatch | Protocol::RollbarItem => s.http.clone(),
         };
         let r = ingest(
             rt,
@@ -569,6 +590,10 @@ fn suite(a: SuiteArgs) -> Result<()> {
     let spans_target = if a.smoke { 20_000 } else { a.spans };
     let mut rows: Vec<Row> = Vec::new();
     let mut raw = serde_json::Map::new();
+    if a.rollbar_only {
+        rollbar::run(&rt, &tmp, ingest_for, a.smoke, &mut rows, &mut raw)?;
+        return finish(&a, &tmp, &rows, raw);
+    }
 
     let d = tmp.join("query");
     let loaded = if reuse {
@@ -750,12 +775,25 @@ fn suite(a: SuiteArgs) -> Result<()> {
         ));
     }
     s.stop()?;
+    if !reuse {
+        rollbar::run(&rt, &tmp, ingest_for, a.smoke, &mut rows, &mut raw)?;
+    }
+    finish(&a, &tmp, &rows, raw)
+}
+
+/// Removes the data directory (unless `--keep`), prints the goals table and writes the JSON.
+fn finish(
+    a: &SuiteArgs,
+    tmp: &Path,
+    rows: &[Row],
+    mut raw: serde_json::Map<String, Value>,
+) -> Result<()> {
     if !a.keep {
-        let _ = std::fs::remove_dir_all(&tmp);
+        let _ = std::fs::remove_dir_all(tmp);
     }
 
     println!("\n| measure | Waggle | goal | met? |\n|---|---|---|---|");
-    for r in &rows {
+    for r in rows {
         let met = match r.met {
             Some(true) => "yes",
             Some(false) => "NO",
@@ -763,12 +801,12 @@ fn suite(a: SuiteArgs) -> Result<()> {
         };
         println!("| {} | {} | {} | {} |", r.measure, r.value, r.goal, met);
     }
-    if let Some(path) = a.json_out {
+    if let Some(path) = &a.json_out {
         raw.insert(
             "table".into(),
             json!(rows.iter().map(|r| json!({"measure": r.measure, "value": r.value, "goal": r.goal, "met": r.met})).collect::<Vec<_>>()),
         );
-        std::fs::write(&path, serde_json::to_string_pretty(&Value::Object(raw))?)?;
+        std::fs::write(path, serde_json::to_string_pretty(&Value::Object(raw))?)?;
     }
     Ok(())
 }
