@@ -492,6 +492,94 @@ def test_tempo_traceql_structure_and_pipelines(waggle: WaggleServer, sent_trace)
         assert not search(q), f"did not expect the trace for {q}"
 
 
+def test_tempo_traceql_select_and_nested_sets(waggle: WaggleServer):
+    """`| select(…)` adds the selected attributes and intrinsics to each matched span, with
+    Tempo's nested-set numbers (depth-first, children by start time, one counter for entry
+    and exit), as Traces Drilldown's Structure tab reads them."""
+    service = new_service("e2e-py-select")
+    provider, exporter = make_provider(waggle.otlp_http_url + "/v1/traces", service, None)
+    tracer = provider.get_tracer("e2e.python", "1.2.3")
+    ms = 1_000_000
+    t0 = time.time_ns() - 5_000 * ms
+    # checkout → load-cart → db.select; checkout → render (explicit times fix the order).
+    root = tracer.start_span("checkout", kind=SpanKind.SERVER, start_time=t0, attributes={"e2e.step": "root"})
+    in_root = trace_api.set_span_in_context(root)
+    first = tracer.start_span("load-cart", context=in_root, start_time=t0 + 10 * ms, attributes={"e2e.step": "first"})
+    nested = tracer.start_span(
+        "db.select",
+        context=trace_api.set_span_in_context(first),
+        kind=SpanKind.CLIENT,
+        start_time=t0 + 20 * ms,
+        attributes={"e2e.step": "nested"},
+    )
+    nested.set_status(Status(StatusCode.ERROR, "timeout"))
+    nested.end(end_time=t0 + 50 * ms)
+    first.set_status(Status(StatusCode.OK))
+    first.end(end_time=t0 + 100 * ms)
+    second = tracer.start_span("render", context=in_root, start_time=t0 + 120 * ms, attributes={"e2e.step": "second"})
+    second.end(end_time=t0 + 200 * ms)
+    root.end(end_time=t0 + 250 * ms)
+    trace_id = hex_trace(root.get_span_context().trace_id).lstrip("0")
+    flush(provider, exporter, expected=4)
+    provider.shutdown()
+
+    def spans_of(q: str) -> dict[str, dict]:
+        r = waggle.get("/api/search", params={"q": q, "spss": "10", "limit": "50"})
+        assert r.status_code == 200, f"q={q} -> {r.status_code} {r.text[:500]}"
+        mine = [t for t in r.json()["traces"] or [] if str(t["traceID"]).lower().lstrip("0") == trace_id]
+        assert mine, f"expected the trace for {q}: {r.text[:500]}"
+        assert mine[0]["spanSet"] == mine[0]["spanSets"][0]
+        out = {}
+        for s in mine[0]["spanSet"]["spans"]:
+            keys = [a["key"] for a in s.get("attributes", [])]
+            assert len(keys) == len(set(keys)), f"repeated attribute keys: {s}"
+            out[s["name"]] = {a["key"]: a["value"] for a in s.get("attributes", [])}
+        return out
+
+    svc = f'resource.service.name = "{service}"'
+    got = spans_of(
+        f"{{ {svc} }} | select(span.e2e.step, resource.service.name, status, nestedSetLeft, nestedSetRight, nestedSetParent)"
+    )
+    want = {
+        # name: (e2e.step, status, nestedSetLeft, nestedSetRight, nestedSetParent)
+        "checkout": ("root", "unset", 1, 8, -1),
+        "load-cart": ("first", "ok", 2, 5, 1),
+        "db.select": ("nested", "error", 3, 4, 2),
+        "render": ("second", "unset", 6, 7, 1),
+    }
+    assert set(got) == set(want), got
+    for name, (step, status, left, right, parent) in want.items():
+        attrs = got[name]
+        assert attrs == {
+            "service.name": {"stringValue": service},
+            "e2e.step": {"stringValue": step},
+            "status": {"stringValue": status},
+            "nestedSetLeft": {"intValue": str(left)},
+            "nestedSetRight": {"intValue": str(right)},
+            "nestedSetParent": {"intValue": str(parent)},
+        }, (name, attrs)
+
+    # Without select(): service.name alone, as before.
+    plain = spans_of(f"{{ {svc} }}")
+    assert all(a == {"service.name": {"stringValue": service}} for a in plain.values()), plain
+
+    # Traces Drilldown's Structure tab: root spans with an erroring descendant, both sides.
+    got = spans_of(
+        f"{{nestedSetParent<0 && {svc}}} &>> {{status=error}} | select(status, resource.service.name, name, nestedSetParent, nestedSetLeft, nestedSetRight)"
+    )
+    assert set(got) == {"checkout", "db.select"}, got
+    assert got["checkout"]["nestedSetParent"] == {"intValue": "-1"}, got
+    assert got["checkout"]["nestedSetRight"] == {"intValue": "8"}, got
+    assert got["db.select"]["status"] == {"stringValue": "error"}, got
+    assert (got["db.select"]["nestedSetLeft"], got["db.select"]["nestedSetParent"]) == (
+        {"intValue": "3"},
+        {"intValue": "2"},
+    ), got
+    # Nested-set numbers still answer only the root tests inside a filter.
+    r = waggle.get("/api/search", params={"q": f"{{ {svc} && nestedSetLeft > 2 }}"})
+    assert r.status_code == 400 and "unsupported" in r.text, r.text[:300]
+
+
 def test_tempo_traceql_metrics(waggle: WaggleServer, sent_trace):
     """`/api/metrics/query_range` and `/api/metrics/query` in Tempo's shapes, as Grafana and
     Traces Drilldown call them."""

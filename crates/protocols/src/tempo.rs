@@ -615,17 +615,22 @@ fn duration_ms_u32(ms: f64) -> u32 {
 }
 
 /// One span of a TraceQL search's spanset.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MatchedSpan {
     pub span_id: u64,
     pub name: Option<String>,
     pub service: Option<String>,
     pub start_ns: i64,
     pub duration_ms: f64,
+    /// What the query's `select(…)` asked for, keyed as Tempo keys it (`http.method`,
+    /// `service.name`, `status`, `nestedSetLeft`, …), in order.
+    pub attributes: Vec<(String, Value)>,
 }
 
 /// A trace's `spanSet` in Tempo's search answer: its first matched spans and how many
-/// matched in all (`service.name` as the one attribute, as Tempo adds it).
+/// matched in all. Each span's `attributes` are `service.name` (as Tempo adds it), then the
+/// selected attributes (typed OTLP/JSON values; one equal to an attribute already written
+/// is not repeated); a span with none has no `attributes`.
 pub fn span_set_json(spans: &[MatchedSpan], matched: u64) -> J {
     let spans: Vec<J> = spans
         .iter()
@@ -641,11 +646,18 @@ pub fn span_set_json(spans: &[MatchedSpan], matched: u64) -> J {
             );
             let nanos = (s.duration_ms * 1e6).round().max(0.0) as u64;
             o.insert("durationNanos".into(), J::from(nanos.to_string()));
+            let mut attrs: Vec<J> = Vec::new();
             if let Some(svc) = &s.service {
-                o.insert(
-                    "attributes".into(),
-                    json!([{"key": "service.name", "value": {"stringValue": svc}}]),
-                );
+                attrs.push(json!({"key": "service.name", "value": {"stringValue": svc}}));
+            }
+            for (key, value) in &s.attributes {
+                let a = json!({ "key": key, "value": any_value_json(&any_value(value)) });
+                if !attrs.contains(&a) {
+                    attrs.push(a);
+                }
+            }
+            if !attrs.is_empty() {
+                o.insert("attributes".into(), J::from(attrs));
             }
             J::Object(o)
         })
@@ -718,4 +730,73 @@ pub fn tag_values_v2_json(values: &[Value]) -> J {
         })
         .collect();
     json!({ "tagValues": values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span() -> MatchedSpan {
+        MatchedSpan {
+            span_id: 0xab,
+            name: Some("GET /".into()),
+            service: Some("api".into()),
+            start_ns: 1_000,
+            duration_ms: 1.5,
+            attributes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn span_sets_without_selection_are_unchanged() {
+        let got = span_set_json(&[span()], 3);
+        let want = r#"{"matched":3,"spans":[{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}],"durationNanos":"1500000","name":"GET /","spanID":"00000000000000ab","startTimeUnixNano":"1000"}]}"#;
+        assert_eq!(got.to_string(), want);
+        let bare = MatchedSpan {
+            name: None,
+            service: None,
+            ..span()
+        };
+        let got = span_set_json(&[bare], 1);
+        assert!(got["spans"][0].get("attributes").is_none(), "{got}");
+        assert!(got["spans"][0].get("name").is_none(), "{got}");
+    }
+
+    #[test]
+    fn selected_attributes_are_typed_and_not_repeated() {
+        let s = MatchedSpan {
+            attributes: vec![
+                ("http.method".into(), Value::Str("GET".into())),
+                ("service.name".into(), Value::Str("api".into())),
+                ("status".into(), Value::Str("error".into())),
+                ("nestedSetLeft".into(), Value::Int(3)),
+                ("ratio".into(), Value::Float(0.5)),
+                ("cached".into(), Value::Bool(false)),
+            ],
+            ..span()
+        };
+        let got = span_set_json(&[s], 1);
+        assert_eq!(
+            got["spans"][0]["attributes"],
+            json!([
+                {"key": "service.name", "value": {"stringValue": "api"}},
+                {"key": "http.method", "value": {"stringValue": "GET"}},
+                {"key": "status", "value": {"stringValue": "error"}},
+                {"key": "nestedSetLeft", "value": {"intValue": "3"}},
+                {"key": "ratio", "value": {"doubleValue": 0.5}},
+                {"key": "cached", "value": {"boolValue": false}},
+            ])
+        );
+        // Without a service, the selected attributes alone.
+        let s = MatchedSpan {
+            service: None,
+            attributes: vec![("nestedSetParent".into(), Value::Int(-1))],
+            ..span()
+        };
+        let got = span_set_json(&[s], 1);
+        assert_eq!(
+            got["spans"][0]["attributes"],
+            json!([{"key": "nestedSetParent", "value": {"intValue": "-1"}}])
+        );
+    }
 }

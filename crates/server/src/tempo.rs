@@ -209,10 +209,10 @@ async fn search(State(s): State<AppState>, Query(p): Query<SearchParams>) -> Res
         .spss
         .unwrap_or(query::tempo::SPANS_PER_SPANSET_DEFAULT)
         .clamp(1, SPSS_MAX);
-    let filter = match p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        None => None,
-        Some(q) => match traceql_spans(&s, q) {
-            Ok(p) => Some(p),
+    let (filter, select) = match p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        None => (None, Vec::new()),
+        Some(q) => match traceql_search(&s, q) {
+            Ok(c) => (Some(c.spans), c.select),
             Err(r) => return r,
         },
     };
@@ -266,7 +266,7 @@ async fn search(State(s): State<AppState>, Query(p): Query<SearchParams>) -> Res
     let result = crate::blocking(move || {
         let rows = search_newest_first(store.as_ref(), &search)?;
         let matched = match &search.filter {
-            Some(pred) => matched_spans(store.as_ref(), &search, pred, &rows, spss)?,
+            Some(pred) => matched_spans(store.as_ref(), &search, pred, &select, &rows, spss)?,
             None => None,
         };
         Ok::<_, store::StoreError>((rows, matched))
@@ -301,6 +301,7 @@ fn matched_spans(
     store: &dyn store::Store,
     search: &query::tempo::TraceSearch,
     pred: &query::plan::Predicate,
+    select: &[query::traceql::Selected],
     rows: &store::Rows,
     spss: u32,
 ) -> Result<Option<SpanSets>, store::StoreError> {
@@ -315,12 +316,23 @@ fn matched_spans(
     let Some(sql) = query::tempo::render_matched_spans(
         &ids,
         pred,
+        select,
         search.start_ns,
         search.end_ns,
         spss,
         &query::DuckDb,
     ) else {
         return Ok(None);
+    };
+    // Nested-set numbers come from each found trace's whole span tree, read only when asked.
+    let tree = if select.iter().any(|sel| !sel.is_stored()) {
+        query::tempo::render_span_tree(&ids, search.start_ns, search.end_ns, &query::DuckDb)
+    } else {
+        None
+    };
+    let nested = match tree {
+        Some(tree) => query::tempo::nested_sets_from_rows(&store.run_sql(&tree)?),
+        None => Default::default(),
     };
     let mut sets = SpanSets::new();
     for r in store.run_sql(&sql)? {
@@ -344,12 +356,15 @@ fn matched_spans(
             .entry(TraceId::from_halves(h as u64, l as u64))
             .or_default();
         entry.1 = int(7).unwrap_or(0).max(0) as u64;
+        let span_id = int(2).unwrap_or(0) as u64;
+        let numbers = nested.get(&(h, l)).and_then(|t| t.get(&span_id));
         entry.0.push(protocols::tempo::MatchedSpan {
-            span_id: int(2).unwrap_or(0) as u64,
+            span_id,
             name: text(5),
             service: text(6),
             start_ns: int(3).unwrap_or(0),
             duration_ms,
+            attributes: query::tempo::selected_attributes(&r, select, numbers),
         });
     }
     Ok(Some(sets))
@@ -483,10 +498,14 @@ impl TagParams {
 
 /// A TraceQL spanset query's matched-spans predicate, or Tempo's 400 naming the error kind.
 fn traceql_spans(s: &AppState, q: &str) -> Result<query::plan::Predicate, Response> {
+    traceql_search(s, q).map(|search| search.spans)
+}
+
+/// A TraceQL spanset query compiled against the store's columns.
+fn traceql_search(s: &AppState, q: &str) -> Result<query::traceql::Search, Response> {
     let catalog = s.store.catalog();
     let ctx = query::traceql::CompileContext { catalog: &catalog };
     query::traceql::compile_str(q, &ctx)
-        .map(|search| search.spans)
         .map_err(|e| bad_request(format!("invalid TraceQL query: {e}")))
 }
 

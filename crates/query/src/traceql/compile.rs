@@ -102,12 +102,80 @@ pub struct Search {
     /// Whether `spans` is exactly Tempo's matched spans. Always true: every operator that
     /// compiles is exact (structural ones through [`Predicate::Related`]).
     pub spans_exact: bool,
-    /// `select(…)` columns to return with each matched span.
-    pub select: Vec<ColumnRef>,
+    /// What `select(…)` returns with each matched span, in query order, one entry per
+    /// output key (see [`Selected`]).
+    pub select: Vec<Selected>,
     /// `by(…)` columns the spansets are split by (cleared by `coalesce()`).
     pub group_by: Vec<ColumnRef>,
     /// Unknown columns and other notes for the caller.
     pub warnings: Vec<String>,
+}
+
+/// One of Tempo's nested-set numbers (see `query::tempo::nested_set_numbers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NestedSet {
+    /// `nestedSetLeft`: the counter on entering the span in the trace's depth-first walk.
+    Left,
+    /// `nestedSetRight`: the counter on leaving it.
+    Right,
+    /// `nestedSetParent`: the parent's `nestedSetLeft`, -1 for a root.
+    Parent,
+}
+
+impl NestedSet {
+    /// The key Tempo writes the number under.
+    pub fn key(self) -> &'static str {
+        match self {
+            NestedSet::Left => "nestedSetLeft",
+            NestedSet::Right => "nestedSetRight",
+            NestedSet::Parent => "nestedSetParent",
+        }
+    }
+}
+
+/// One value `select(…)` asks for on each matched span. Tempo writes it among the span's
+/// `attributes`: an attribute under its name without the scope (`span.http.method` →
+/// `http.method`, `resource.service.name` → `service.name`), an intrinsic under Tempo's
+/// name for it (`status`, `kind`, `statusMessage`, `nestedSetLeft`, `span:id`, …). `name`
+/// and `duration` are the span's own fields and the trace-level intrinsics are in the
+/// trace's summary, so selecting those adds nothing (Tempo leaves them out of attributes).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selected {
+    /// A stored value, read from `col` as stored; a span without one has no such
+    /// attribute, unless `default` is given (then the column's text, or `default`).
+    Column {
+        key: String,
+        col: ColumnRef,
+        default: Option<&'static str>,
+    },
+    /// `status`: `"error"` where `error` holds, else `"ok"` where `ok` holds, else
+    /// `"unset"` (the module docs' reading of the status columns).
+    Status { error: Predicate, ok: Predicate },
+    /// A nested-set number: not stored, computed from the trace's span tree.
+    NestedSet(NestedSet),
+}
+
+impl Selected {
+    /// The attribute key the value is written under.
+    pub fn key(&self) -> &str {
+        match self {
+            Selected::Column { key, .. } => key,
+            Selected::Status { .. } => "status",
+            Selected::NestedSet(n) => n.key(),
+        }
+    }
+
+    /// Whether the value is read from the span's row (else it is computed from the trace).
+    pub fn is_stored(&self) -> bool {
+        !matches!(self, Selected::NestedSet(_))
+    }
+}
+
+impl Search {
+    /// Whether a nested-set number is selected (the trace's span tree must then be read).
+    pub fn selects_nested_sets(&self) -> bool {
+        self.select.iter().any(|s| !s.is_stored())
+    }
 }
 
 /// Compiles a validated query. Metrics queries and the parts of TraceQL the plan cannot
@@ -273,7 +341,7 @@ fn flip(op: BinOp) -> BinOp {
 struct Compiler<'c, 'a> {
     ctx: &'c CompileContext<'a>,
     warnings: Vec<String>,
-    select: Vec<ColumnRef>,
+    select: Vec<Selected>,
     group_by: Vec<ColumnRef>,
 }
 
@@ -341,9 +409,11 @@ impl Compiler<'_, '_> {
                 Stage::Coalesce { .. } => self.group_by.clear(),
                 Stage::Select { attrs, loc } => {
                     for a in attrs {
-                        let c = self.plain_column(a, *loc, "select()")?;
-                        if !self.select.contains(&c) {
-                            self.select.push(c);
+                        let Some(sel) = self.selected(a, *loc)? else {
+                            continue;
+                        };
+                        if !self.select.iter().any(|s| s.key() == sel.key()) {
+                            self.select.push(sel);
                         }
                     }
                 }
@@ -476,6 +546,51 @@ impl Compiler<'_, '_> {
             },
         };
         Ok(self.col(name))
+    }
+
+    /// What `select(a)` returns with each matched span; None when the span carries it
+    /// already (`name`, `duration`) or it belongs to the trace (see [`Selected`]).
+    fn selected(&mut self, a: &AttrRef, loc: Loc) -> Result<Option<Selected>, Error> {
+        let i = match a {
+            AttrRef::Attribute(attr) => {
+                self.check_attr_scope(attr, loc)?;
+                return Ok(Some(Selected::Column {
+                    key: attr.name.clone(),
+                    col: self.attr_column(attr),
+                    default: None,
+                }));
+            }
+            AttrRef::Intrinsic(i) => *i,
+        };
+        Ok(Some(match i {
+            Intrinsic::Name
+            | Intrinsic::Duration
+            | Intrinsic::TraceDuration
+            | Intrinsic::TraceRootSpan
+            | Intrinsic::TraceRootService => return Ok(None),
+            Intrinsic::NestedSetLeft => Selected::NestedSet(NestedSet::Left),
+            Intrinsic::NestedSetRight => Selected::NestedSet(NestedSet::Right),
+            Intrinsic::NestedSetParent => Selected::NestedSet(NestedSet::Parent),
+            Intrinsic::Status => Selected::Status {
+                error: self.status(Status::Error),
+                ok: self.status(Status::Ok),
+            },
+            Intrinsic::Kind => Selected::Column {
+                key: "kind".into(),
+                col: self.col(COL_SPAN_KIND),
+                default: Some(Kind::Unspecified.as_str()),
+            },
+            Intrinsic::StatusMessage => Selected::Column {
+                key: "statusMessage".into(),
+                col: self.col(COL_STATUS_MESSAGE),
+                default: Some(""),
+            },
+            i => Selected::Column {
+                key: i.as_str().into(),
+                col: self.plain_column(a, loc, "select()")?,
+                default: None,
+            },
+        }))
     }
 
     fn check_attr_scope(&self, a: &Attribute, loc: Loc) -> Result<(), Error> {
@@ -963,7 +1078,7 @@ fn unsupported_intrinsic(i: Intrinsic) -> Option<String> {
     let why = match i {
         Intrinsic::ChildCount => "`span:childCount`: counting a span's children needs a span-relation aggregate the plan does not have yet",
         Intrinsic::NestedSetLeft | Intrinsic::NestedSetRight | Intrinsic::NestedSetParent => {
-            "nested-set numbers (`nestedSetLeft`, `nestedSetRight`, `nestedSetParent`) are not computed by Waggle; only `nestedSetParent < 0` (a root span) and `nestedSetParent > 0` (not a root) are answered"
+            "nested-set numbers (`nestedSetLeft`, `nestedSetRight`, `nestedSetParent`) are computed for select() only; in a filter only `nestedSetParent < 0` (a root span) and `nestedSetParent > 0` (not a root) are answered"
         }
         Intrinsic::EventName | Intrinsic::EventTimeSinceStart => {
             "`event:` intrinsics: span events are stored as their own events, and the plan cannot yet ask whether a span has a matching event"

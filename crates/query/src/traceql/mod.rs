@@ -36,6 +36,11 @@
 //! - Comparisons normalise types like the plan does ([`crate::plan::compare`]), `!=` and
 //!   `!~` do not match spans without the attribute (as in Tempo; use `= nil` for those),
 //!   regular expressions are fully anchored (Tempo: `=~ "a"` is `=~ "^a$"`).
+//! - `select(…)` ([`Search::select`], [`Selected`]) reads the same columns for each matched
+//!   span; `status` as `error`/`ok`/`unset`, `kind` and `statusMessage` with their defaults,
+//!   and the nested-set numbers (`nestedSetLeft`, `nestedSetRight`, `nestedSetParent`)
+//!   computed from the trace's span tree (`crate::tempo::nested_set_numbers`). In filters,
+//!   nested-set numbers answer only the root tests `nestedSetParent < 0` / `> 0`.
 //!
 //! [`Predicate::TraceDuration`]: crate::plan::Predicate::TraceDuration
 
@@ -50,7 +55,10 @@ pub mod validate;
 mod tests;
 
 pub use ast::*;
-pub use compile::{column_of, compile, compile_str, run_naive, CompileContext, Search, TraceMatch};
+pub use compile::{
+    column_of, compile, compile_str, run_naive, CompileContext, NestedSet, Search, Selected,
+    TraceMatch,
+};
 pub use metrics::{compile_metrics, Metrics, Window};
 pub use parse::parse_syntax;
 pub use validate::validate;

@@ -729,8 +729,9 @@ fn regexes_are_fully_anchored() {
 fn search_reports_spans_selects_and_groups() {
     let s = compiled("{ kind = server } | by(resource.service.name) | select(.http.method, name)");
     assert_eq!(s.group_by[0].name, "service.name");
-    let names: Vec<&str> = s.select.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["http.method", "name"]);
+    // `name` is the span's own field: it adds no attribute.
+    let keys: Vec<&str> = s.select.iter().map(|c| c.key()).collect();
+    assert_eq!(keys, ["http.method"]);
     assert!(s.spans_exact);
     let s = compiled("{ kind = server } | by(.http.method) | coalesce()");
     assert!(s.group_by.is_empty());
@@ -738,6 +739,95 @@ fn search_reports_spans_selects_and_groups() {
     assert!(compiled("{ kind = server } > { }").spans_exact);
     assert!(compiled("{ } &>> { } | count() > 1").spans_exact);
     assert!(compiled("{ .nope = 1 }").warnings[0].contains("nope"));
+}
+
+#[test]
+fn select_reads_columns_and_asks_for_nested_sets() {
+    use ColumnType::*;
+    let s = compiled(
+        "{ } | select(span.http.method, resource.service.name, .nope, status, kind, statusMessage, nestedSetLeft, nestedSetRight, nestedSetParent, span:id, duration, trace:rootName, span.http.method)",
+    );
+    let keys: Vec<&str> = s.select.iter().map(|c| c.key()).collect();
+    assert_eq!(
+        keys,
+        [
+            "http.method",
+            "service.name",
+            "nope",
+            "status",
+            "kind",
+            "statusMessage",
+            "nestedSetLeft",
+            "nestedSetRight",
+            "nestedSetParent",
+            "span:id"
+        ]
+    );
+    assert_eq!(
+        s.select[0],
+        Selected::Column {
+            key: "http.method".into(),
+            col: stored("http.method", String),
+            default: None
+        }
+    );
+    assert_eq!(
+        s.select[2],
+        Selected::Column {
+            key: "nope".into(),
+            col: ColumnRef {
+                name: "nope".into(),
+                kind: ColumnKind::Missing
+            },
+            default: None
+        }
+    );
+    let Selected::Status { error, ok } = &s.select[3] else {
+        panic!("{:?}", s.select[3])
+    };
+    // The predicates `status = …` filters on.
+    let on_spans =
+        |p: &Predicate| Predicate::and(vec![Predicate::KindIn(vec![SignalKind::Span]), p.clone()]);
+    assert_eq!(on_spans(error), compiled("{ status = error }").spans);
+    assert_eq!(on_spans(ok), compiled("{ status = ok }").spans);
+    assert_eq!(
+        s.select[4],
+        Selected::Column {
+            key: "kind".into(),
+            col: stored("span.kind", String),
+            default: Some("unspecified")
+        }
+    );
+    assert_eq!(s.select[6], Selected::NestedSet(NestedSet::Left));
+    assert_eq!(s.select[8], Selected::NestedSet(NestedSet::Parent));
+    assert!(!s.select[8].is_stored() && s.select[9].is_stored());
+    assert!(s.selects_nested_sets());
+    assert!(!compiled("{ } | select(status, name)").selects_nested_sets());
+    // The same filters with or without the selection.
+    assert_eq!(s.spans, compiled("{ }").spans);
+}
+
+#[test]
+fn drilldown_structure_queries_compile() {
+    for q in [
+        r#"{nestedSetParent<0 && resource.service.name="x"} &>> {status=error} | select(status, resource.service.name, name, nestedSetParent, nestedSetLeft, nestedSetRight)"#,
+        r#"{nestedSetParent<0 && resource.service.name="x" && duration > 1s} &>> {duration > 1s} | select(status, resource.service.name, name, nestedSetParent, nestedSetLeft, nestedSetRight)"#,
+        r#"{nestedSetParent<0} &>> {} | select(status, resource.service.name, name, nestedSetParent, nestedSetLeft, nestedSetRight)"#,
+    ] {
+        let s = compiled(q);
+        let keys: Vec<&str> = s.select.iter().map(|c| c.key()).collect();
+        assert_eq!(
+            keys,
+            [
+                "status",
+                "service.name",
+                "nestedSetParent",
+                "nestedSetLeft",
+                "nestedSetRight"
+            ],
+            "{q}"
+        );
+    }
 }
 
 #[test]
@@ -758,6 +848,13 @@ fn what_cannot_run_yet_is_unsupported() {
         "{ link.x = 1 }",
         "{ span:childCount > 1 }",
         "{ nestedSetLeft > 3 }",
+        "{ nestedSetRight = nestedSetLeft + 1 }",
+        "{ nestedSetParent = 3 }",
+        "{ nestedSetLeft != nil }",
+        "{ } | by(nestedSetLeft)",
+        "{ } | select(span:childCount)",
+        "{ } | select(event:name)",
+        "{ } | max(nestedSetLeft) > 3",
         "{ } | rate()",
         "({ } | rate()) * 2",
     ] {
