@@ -618,20 +618,36 @@ fn graph_spans(
             names.push(f);
         }
     }
-    let sql = format!(
-        "SELECT {} FROM {} AS {} WHERE {} = {} AND {} >= {} AND {} < {} AND ({}) \
-         ORDER BY {} DESC LIMIT {}",
-        cols.join(", "),
+    let time = r.qcol(alias, "__time_ns");
+    let from_where = format!(
+        "FROM {} AS {} WHERE {} = {} AND {time} >= {} AND {time} < {} AND ({})",
         query::sql::EVENTS_TABLE,
         d.ident(alias),
         r.qcol(alias, "__kind"),
         SignalKind::Span as u8,
-        r.qcol(alias, "__time_ns"),
         start_ns,
-        r.qcol(alias, "__time_ns"),
         end_ns,
         r.predicate(predicate, alias),
-        r.qcol(alias, "__time_ns"),
+    );
+    // Late materialization: the newest GRAPH_SPANS_MAX-th start time first, from the time
+    // column alone, so the wide read below touches only the spans it returns instead of
+    // carrying every column of every candidate through the top-N sort (measured: the
+    // wide top-N over 10M spans dominated the map page, BENCHMARKS.md).
+    let threshold = store
+        .run_sql(&format!(
+            "SELECT {time} {from_where} ORDER BY {time} DESC LIMIT 1 OFFSET {}",
+            GRAPH_SPANS_MAX - 1
+        ))
+        .map_err(|_| internal())?
+        .first()
+        .and_then(|row| match row.first() {
+            Some(Some(Value::Int(t))) => Some(*t),
+            _ => None,
+        });
+    let newest = threshold.map_or(String::new(), |t| format!(" AND {time} >= {t}"));
+    let sql = format!(
+        "SELECT {} {from_where}{newest} ORDER BY {time} DESC LIMIT {}",
+        cols.join(", "),
         GRAPH_SPANS_MAX,
     );
     let rows = store.run_sql(&sql).map_err(|_| internal())?;
