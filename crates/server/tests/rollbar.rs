@@ -946,11 +946,16 @@ async fn item_totals(c: &reqwest::Client, r: &Running, token: &str) -> (u64, Vec
 async fn concurrent_occurrences_commit_in_groups_and_count_exactly() {
     let r = start("").await;
     let c = client();
+    // In flight at once, at most: well under the listener's connection bound
+    // (`edge::CONNECTIONS_MAX`), which would otherwise park the surplus connections.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
     let mut tasks = Vec::new();
     for i in 0..400u32 {
         let (c, base) = (c.clone(), r.base.clone());
+        let permit = in_flight.clone().acquire_owned().await.unwrap();
         let body = exception(&format!("Error{}", i % 20), "boom", &uuid(1000 + i), None);
         tasks.push(tokio::spawn(async move {
+            let _permit = permit;
             let resp = c
                 .post(format!("{base}/api/1/item/"))
                 .header("X-Rollbar-Access-Token", "t")
@@ -964,8 +969,10 @@ async fn concurrent_occurrences_commit_in_groups_and_count_exactly() {
     // Ten uuids each sent three times at once: stored once each, every copy answered 200.
     for i in 0..30u32 {
         let (c, base) = (c.clone(), r.base.clone());
+        let permit = in_flight.clone().acquire_owned().await.unwrap();
         let body = exception("Dup", "again", &uuid(i % 10), None);
         tasks.push(tokio::spawn(async move {
+            let _permit = permit;
             let resp = c
                 .post(format!("{base}/api/1/item/"))
                 .header("X-Rollbar-Access-Token", "t")
