@@ -942,6 +942,24 @@ async fn item_totals(c: &reqwest::Client, r: &Running, token: &str) -> (u64, Vec
     (total, counters)
 }
 
+/// Posts one item (holding `permit` until answered) and gives the status.
+async fn post_status(
+    c: reqwest::Client,
+    base: String,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    body: Value,
+) -> u16 {
+    let _permit = permit;
+    let resp = c
+        .post(format!("{base}/api/1/item/"))
+        .header("X-Rollbar-Access-Token", "t")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    resp.status().as_u16()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_occurrences_commit_in_groups_and_count_exactly() {
     let r = start("").await;
@@ -954,34 +972,14 @@ async fn concurrent_occurrences_commit_in_groups_and_count_exactly() {
         let (c, base) = (c.clone(), r.base.clone());
         let permit = in_flight.clone().acquire_owned().await.unwrap();
         let body = exception(&format!("Error{}", i % 20), "boom", &uuid(1000 + i), None);
-        tasks.push(tokio::spawn(async move {
-            let _permit = permit;
-            let resp = c
-                .post(format!("{base}/api/1/item/"))
-                .header("X-Rollbar-Access-Token", "t")
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            resp.status().as_u16()
-        }));
+        tasks.push(tokio::spawn(post_status(c, base, permit, body)));
     }
     // Ten uuids each sent three times at once: stored once each, every copy answered 200.
     for i in 0..30u32 {
         let (c, base) = (c.clone(), r.base.clone());
         let permit = in_flight.clone().acquire_owned().await.unwrap();
         let body = exception("Dup", "again", &uuid(i % 10), None);
-        tasks.push(tokio::spawn(async move {
-            let _permit = permit;
-            let resp = c
-                .post(format!("{base}/api/1/item/"))
-                .header("X-Rollbar-Access-Token", "t")
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            resp.status().as_u16()
-        }));
+        tasks.push(tokio::spawn(post_status(c, base, permit, body)));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);

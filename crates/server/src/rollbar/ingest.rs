@@ -301,17 +301,14 @@ async fn record_group(s: &AppState, rb: &Arc<RollbarState>, group: Vec<Pending>)
     let Ok((next, events, slots, uuids)) = planned else {
         return answer_all(dones, internal());
     };
-    let committed = s.pipeline.submit(events).await;
-    let rejected: Vec<u32> = match &committed {
-        Ok(report) => report.rejected_at.clone(),
-        Err(_) => Vec::new(),
-    };
-    let failure = match committed {
+    let mut rejected: Vec<u32> = Vec::new();
+    let failure = match s.pipeline.submit(events).await {
         Ok(report) => {
             if report.rejected > 0 {
                 rb.counters.add(&rb.counters.invalid, report.rejected);
                 tracing::warn!(reason = ?report.rejected_reason, "Rollbar occurrences refused by the store");
             }
+            rejected = report.rejected_at;
             None
         }
         Err(IngestError::Overloaded) => {
@@ -379,28 +376,33 @@ async fn record_group(s: &AppState, rb: &Arc<RollbarState>, group: Vec<Pending>)
         };
         answers.push(a);
     }
-    if let Some(next) = next {
-        if let Ok(mut recent) = rb.recent_lock() {
-            for (slot, (uuid, a)) in slots.iter().zip(uuids.iter().zip(&answers)) {
-                if matches!(slot, Slot::New { .. }) && a.status == 200 {
-                    recent.insert(slot_project(slot), uuid);
-                }
-            }
+    let Some(next) = next else {
+        for (d, a) in dones.into_iter().zip(answers) {
+            let _ = d.send(a);
         }
-        let next = Arc::new(next);
-        rb.items.swap(next.clone());
-        let through = next.next_occurrence_id();
-        if rb.recorder.checkpoint_due(through) {
-            // Not part of any answer: the committed events are the durable record, the
-            // document is where a restart starts replaying them from.
-            match rb.items.persist(&s.store, next).await {
-                Ok(()) => rb.recorder.written(through),
-                Err(_) => rb.counters.inc(&rb.counters.storage_errors),
+        return;
+    };
+    if let Ok(mut recent) = rb.recent_lock() {
+        for (slot, (uuid, a)) in slots.iter().zip(uuids.iter().zip(&answers)) {
+            if let (Slot::New { occ, .. }, 200) = (slot, a.status) {
+                recent.insert(occ.project_id, uuid);
             }
         }
     }
+    let next = Arc::new(next);
+    rb.items.swap(next.clone());
+    // Readers now see the committed group: answer before any checkpoint write, which is
+    // part of no answer (the committed events are the durable record; the document is
+    // where a restart starts replaying them from). The writer lock stays held through it.
     for (d, a) in dones.into_iter().zip(answers) {
         let _ = d.send(a);
+    }
+    let through = next.next_occurrence_id();
+    if rb.recorder.checkpoint_due(through) {
+        match rb.items.persist(&s.store, next).await {
+            Ok(()) => rb.recorder.written(through),
+            Err(_) => rb.counters.inc(&rb.counters.storage_errors),
+        }
     }
 }
 
@@ -409,13 +411,6 @@ fn slots_new(slots: &[Slot]) -> u64 {
         .iter()
         .filter(|s| matches!(s, Slot::New { .. }))
         .count() as u64
-}
-
-fn slot_project(slot: &Slot) -> u64 {
-    match slot {
-        Slot::New { occ, .. } => occ.project_id,
-        _ => 0,
-    }
 }
 
 type Planned = (Items, Vec<model::Event>, Vec<Slot>, Vec<String>);

@@ -16,7 +16,7 @@ use protocols::rollbar::items::PatchError;
 use protocols::rollbar::tokens::{Need, RateHeaders};
 use protocols::rollbar::translate::fields;
 use protocols::rollbar::{Access, Answer, ItemError};
-use query::plan::{compare, resolve_column, CmpOp, EventList, Plan, Predicate};
+use query::plan::{compare, resolve_column, CmpOp, EventList, Plan};
 use store::MetaDoc;
 
 use super::{header, internal, respond, unavailable, RollbarState};
@@ -266,20 +266,11 @@ fn occurrences_sql(
         ],
         order: vec![(occurrence, true)],
     };
-    let plan = Plan {
-        dataset: Some(dataset.to_owned()),
-        start_ns: 0,
-        end_ns: i64::MAX,
-        predicate: Predicate::and(vec![compare(&key, CmpOp::Eq, &Value::Int(value))]),
-        group_by: Vec::new(),
-        aggregates: Vec::new(),
-        havings: Vec::new(),
-        orders: Vec::new(),
+    let plan = super::replay::occurrences_plan(
+        dataset,
+        compare(&key, CmpOp::Eq, &Value::Int(value)),
         limit,
-        granularity_ns: 1,
-        warnings: Vec::new(),
-        uniform_weights: true,
-    };
+    );
     let sql = query::sql::render_event_list(&plan, &list, &query::DuckDb);
     // `render_event_list` ends with its LIMIT; the page's offset is ours.
     format!("{sql} OFFSET {offset}")

@@ -74,7 +74,7 @@ pub(super) fn recent_uuids(
             columns: vec![col(fields::UUID)],
             order: vec![(occurrence.clone(), true)],
         };
-        let plan = plan(
+        let plan = occurrences_plan(
             &project.name,
             compare(&occurrence, CmpOp::Gt, &Value::Int(0)),
             RECENT_UUIDS_PER_PROJECT_MAX as u32,
@@ -105,7 +105,9 @@ const REPLAY_COLUMNS: [&str; 12] = [
     "language",
 ];
 
-fn plan(dataset: &str, predicate: Predicate, limit: u32) -> Plan {
+/// A plan over every stored occurrence of one project (all time) for which `predicate`
+/// holds: the shape every occurrence read of the Rollbar API takes (`read`, and here).
+pub(super) fn occurrences_plan(dataset: &str, predicate: Predicate, limit: u32) -> Plan {
     Plan {
         dataset: Some(dataset.to_owned()),
         start_ns: 0,
@@ -134,7 +136,7 @@ fn page_sql(catalog: &Catalog, dataset: &str, after: u64) -> String {
         order: vec![(cols[0].clone(), false)],
     };
     let after = i64::try_from(after).unwrap_or(i64::MAX);
-    let plan = plan(
+    let plan = occurrences_plan(
         dataset,
         compare(&cols[0], CmpOp::Gt, &Value::Int(after)),
         REPLAY_PAGE_ROWS,
