@@ -5,10 +5,12 @@
 //! the query planner know nothing of it; a ClickHouse store will implement the same trait.
 
 mod duck;
+pub mod log;
 
 pub use duck::{
     tuning_statements, CommitFault, DuckStore, StoreOptions, DB_FILE_NAME, DUCKDB_SETTINGS_ALLOWED,
 };
+pub use log::{LogMark, LoggedStore};
 
 use model::schema::Catalog;
 use model::{Event, TraceId, Value};
@@ -24,6 +26,10 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("query failed: {0}")]
     Query(String),
+    /// The store cannot take more now (its load queue is full); retry later. Nothing of the
+    /// request was stored.
+    #[error("the store is busy loading earlier data; retry later")]
+    Overloaded,
 }
 
 /// What one insert did.
@@ -84,6 +90,30 @@ pub struct MetaDoc {
 pub trait Store: Send + Sync + 'static {
     /// Inserts and commits: when this returns `Ok`, the events survive a crash.
     fn insert(&self, events: &[Event]) -> Result<InsertReport, StoreError>;
+    /// [`Store::insert`], taking the events: a store that keeps them after acknowledging
+    /// ([`LoggedStore`]) then needs no copy. Returns the events it did not keep (all of
+    /// them on failure, so the caller can retry parts), for the caller to reuse or free.
+    fn insert_owned(&self, events: Vec<Event>) -> (Result<InsertReport, StoreError>, Vec<Event>) {
+        (self.insert(&events), events)
+    }
+    /// [`Store::insert`] that also records, in the same transaction, how far an ingest
+    /// log has been loaded ([`LoggedStore`]'s exactly-once replay). `events` may be empty
+    /// (the mark alone moves).
+    fn insert_marked(&self, events: &[Event], mark: LogMark) -> Result<InsertReport, StoreError> {
+        let _ = (events, mark);
+        Err(StoreError::Engine(
+            "this store cannot record an ingest-log position".into(),
+        ))
+    }
+    /// The last mark [`Store::insert_marked`] committed (`None`: never).
+    fn log_mark(&self) -> Result<Option<LogMark>, StoreError> {
+        Ok(None)
+    }
+    /// Counters of a layer in front of the store (the ingest log's), for
+    /// `/api/waggle/stats`.
+    fn stats(&self) -> Option<serde_json::Value> {
+        None
+    }
     /// Attribute columns present.
     fn catalog(&self) -> Catalog;
     /// The largest sample rate ever stored (1 when nothing is sampled): lets the query

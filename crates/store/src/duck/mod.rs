@@ -15,7 +15,7 @@ use model::schema::{self, Catalog, Column};
 use model::value::ColumnType;
 use model::{Event, TraceId};
 
-use crate::{DatasetColumn, DatasetInfo, InsertReport, MetaDoc, Rows, Store, StoreError};
+use crate::{DatasetColumn, DatasetInfo, InsertReport, LogMark, MetaDoc, Rows, Store, StoreError};
 
 /// File name inside the data directory.
 pub const DB_FILE_NAME: &str = "waggle.duckdb";
@@ -193,6 +193,7 @@ impl DuckStore {
              CREATE TABLE IF NOT EXISTS retention (dataset VARCHAR PRIMARY KEY, days INTEGER NOT NULL);\
              CREATE TABLE IF NOT EXISTS dataset_columns (dataset VARCHAR NOT NULL, name VARCHAR NOT NULL, created_ns BIGINT NOT NULL, PRIMARY KEY (dataset, name));\
              CREATE TABLE IF NOT EXISTS overflow_columns (name VARCHAR PRIMARY KEY, type VARCHAR NOT NULL);\
+             CREATE TABLE IF NOT EXISTS ingest_log_mark (id INTEGER PRIMARY KEY, lsn UBIGINT NOT NULL, mark_offset UINTEGER NOT NULL);\
              CREATE TABLE IF NOT EXISTS docs (kind VARCHAR NOT NULL, id VARCHAR NOT NULL, dataset VARCHAR NOT NULL, body VARCHAR NOT NULL, created_ns BIGINT NOT NULL, PRIMARY KEY (kind, id));",
             fixed.join(", ")
         ));
@@ -482,9 +483,13 @@ fn read_columns(conn: &Connection) -> Result<Vec<Column>, StoreError> {
     Ok(out)
 }
 
-impl Store for DuckStore {
-    fn insert(&self, events: &[Event]) -> Result<InsertReport, StoreError> {
-        if events.is_empty() {
+impl DuckStore {
+    fn insert_with(
+        &self,
+        events: &[Event],
+        mark: Option<LogMark>,
+    ) -> Result<InsertReport, StoreError> {
+        if events.is_empty() && mark.is_none() {
             return Ok(InsertReport::default());
         }
         let rate = events.iter().map(|e| e.sample_rate).max().unwrap_or(1);
@@ -492,7 +497,7 @@ impl Store for DuckStore {
             .fetch_max(rate, std::sync::atomic::Ordering::Relaxed);
         let mut w = self.writer.lock().map_err(|_| poisoned())?;
         let fault = self.fault.read().map_err(|_| poisoned())?;
-        let result = insert_locked(&mut w, events, fault.as_deref());
+        let result = insert_locked(&mut w, events, mark, fault.as_deref());
         drop(fault);
         if result.is_err() {
             // The transaction rolled back: forget columns it may have added.
@@ -509,6 +514,34 @@ impl Store for DuckStore {
             }
         }
         result
+    }
+}
+
+impl Store for DuckStore {
+    fn insert(&self, events: &[Event]) -> Result<InsertReport, StoreError> {
+        self.insert_with(events, None)
+    }
+
+    fn insert_marked(&self, events: &[Event], mark: LogMark) -> Result<InsertReport, StoreError> {
+        self.insert_with(events, Some(mark))
+    }
+
+    fn log_mark(&self) -> Result<Option<LogMark>, StoreError> {
+        self.with_reader(|c| {
+            let mut stmt = c
+                .prepare("SELECT lsn, mark_offset FROM ingest_log_mark WHERE id = 0")
+                .map_err(engine)?;
+            let mut rows = stmt
+                .query_map([], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, u32>(1)?)))
+                .map_err(engine)?;
+            match rows.next() {
+                Some(row) => {
+                    let (lsn, offset) = row.map_err(engine)?;
+                    Ok(Some(LogMark { lsn, offset }))
+                }
+                None => Ok(None),
+            }
+        })
     }
 
     fn max_sample_rate(&self) -> u32 {
@@ -824,6 +857,7 @@ fn doc_from_row(r: Vec<Option<model::Value>>) -> Option<MetaDoc> {
 fn insert_locked(
     w: &mut Writer,
     events: &[Event],
+    mark: Option<LogMark>,
     fault: Option<&CommitFaultFn>,
 ) -> Result<InsertReport, StoreError> {
     let t0 = std::time::Instant::now();
@@ -871,7 +905,7 @@ fn insert_locked(
     let record_batch = batch::build(&plan, &all_columns, events, w.next_seq)?;
     let index_batch = trace_index::entries(events, w.next_seq)?;
     let t2 = std::time::Instant::now();
-    {
+    if record_batch.num_rows() > 0 {
         let mut app = w.conn.appender("events").map_err(engine)?;
         app.append_record_batch(record_batch).map_err(engine)?;
         app.flush().map_err(engine)?;
@@ -882,6 +916,14 @@ fn insert_locked(
         app.flush().map_err(engine)?;
     }
     let t3 = std::time::Instant::now();
+    if let Some(m) = mark {
+        w.conn
+            .execute(
+                "INSERT OR REPLACE INTO ingest_log_mark VALUES (0, ?, ?)",
+                duckdb::params![m.lsn, m.offset],
+            )
+            .map_err(engine)?;
+    }
     if fault.is_some_and(|f| f(events)) {
         return Err(StoreError::Engine("injected commit failure".into()));
     }
