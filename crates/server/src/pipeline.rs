@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use model::Event;
-use store::{InsertReport, Store};
+use store::{InsertReport, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 /// Events waiting for the writer, at most (our choice: 400k events × ~0.5 KiB decoded ≈
@@ -79,6 +79,8 @@ pub struct Pipeline {
     /// Events that may wait at once; beyond it `submit` answers `Overloaded`.
     queue_events_max: usize,
     pub stats: Arc<PipelineStats>,
+    /// For the store's own counters in [`Pipeline::snapshot`].
+    store: Arc<dyn Store>,
 }
 
 impl Pipeline {
@@ -100,6 +102,7 @@ impl Pipeline {
         let handle = {
             let queued = queued.clone();
             let stats = stats.clone();
+            let store = store.clone();
             std::thread::Builder::new()
                 .name("waggle-writer".into())
                 .spawn(move || writer_loop(store, rx, queued, stats))
@@ -111,6 +114,7 @@ impl Pipeline {
                 queued,
                 queue_events_max,
                 stats,
+                store,
             },
             handle,
         )
@@ -178,6 +182,7 @@ impl Pipeline {
             "build_micros_total": g(&p.build_micros_total),
             "append_micros_total": g(&p.append_micros_total),
             "engine_commit_micros_total": g(&p.engine_commit_micros_total),
+            "ingest_log": self.store.stats(),
         })
     }
 }
@@ -253,7 +258,8 @@ fn writer_loop(
         }
         let n = batch.len();
         let started = Instant::now();
-        let result = store.insert(&batch);
+        let (result, back) = store.insert_owned(std::mem::take(&mut batch));
+        batch = back;
         let micros = started.elapsed().as_micros() as u64;
         match &result {
             Ok(r) => {
@@ -281,6 +287,12 @@ fn writer_loop(
                     .fetch_add(micros, Ordering::Relaxed);
                 tracing::debug!(events = n, micros, "committed");
             }
+            Err(StoreError::Overloaded) => {
+                tracing::warn!(
+                    events = n,
+                    "the store's load queue is full; refusing the group as overload"
+                );
+            }
             Err(e) => {
                 stats.storage_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, events = n, requests = waiters.len(), "commit failed; isolating");
@@ -289,6 +301,14 @@ fn writer_loop(
         let counts: Vec<usize> = waiters.iter().map(|(c, _)| *c).collect();
         let answers = match result {
             Ok(r) => split_report(&r, &counts),
+            // Nothing was stored and nothing could be: every request may retry.
+            Err(StoreError::Overloaded) => {
+                stats.refused_overload.fetch_add(1, Ordering::Relaxed);
+                counts
+                    .iter()
+                    .map(|_| Err(IngestError::Overloaded))
+                    .collect()
+            }
             Err(e) => isolate(&*store, &batch, &counts, &e.to_string(), &stats),
         };
         queued.fetch_sub(n, Ordering::AcqRel);
@@ -296,8 +316,10 @@ fn writer_loop(
             let _ = done.send(answer);
         }
         let used = std::mem::replace(&mut batch, Vec::with_capacity(GROUP_EVENTS_MAX.min(n * 2)));
-        if let Err(std::sync::mpsc::TrySendError::Full(used)) = reclaim.try_send(used) {
-            drop(used);
+        if used.capacity() > 0 {
+            if let Err(std::sync::mpsc::TrySendError::Full(used)) = reclaim.try_send(used) {
+                drop(used);
+            }
         }
     }
 }

@@ -89,6 +89,11 @@ pub struct ServeArgs {
     /// DuckDB memory limit, e.g. 2GB [default: DuckDB's, 80% of RAM].
     #[arg(long, env = "WAGGLE_MEMORY_LIMIT")]
     pub memory_limit: Option<String>,
+    /// Acknowledge ingest from Waggle's own write-ahead log (`on`, the default) and load the
+    /// store from it in large transactions, or only after the store's own commit (`off`,
+    /// the design before the log; kept for comparison in benchmarks).
+    #[arg(long, env = "WAGGLE_INGEST_LOG", value_parser = ["on", "off"])]
+    pub ingest_log: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -111,6 +116,7 @@ struct FileConfig {
     api_keys: Vec<String>,
     insecure: Option<bool>,
     memory_limit: Option<String>,
+    ingest_log: Option<bool>,
 }
 
 /// The resolved settings.
@@ -132,6 +138,8 @@ pub struct Settings {
     pub api_keys: Vec<String>,
     pub insecure: bool,
     pub memory_limit: Option<String>,
+    /// Acknowledge from the ingest log (see `ServeArgs::ingest_log`).
+    pub ingest_log: bool,
 }
 
 fn parse_addr(s: &str) -> SocketAddr {
@@ -244,6 +252,11 @@ impl ServeArgs {
             api_keys,
             insecure: self.insecure || file.insecure.unwrap_or(false),
             memory_limit: self.memory_limit.or(file.memory_limit),
+            ingest_log: self
+                .ingest_log
+                .map(|v| v == "on")
+                .or(file.ingest_log)
+                .unwrap_or(true),
         };
         settings.check_exposure()?;
         Ok(settings)

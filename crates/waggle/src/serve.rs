@@ -6,9 +6,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use server::{ApiKeys, Limits, Pipeline, Server, ServerConfig};
-use store::{DuckStore, Store, StoreOptions};
+use store::{DuckStore, LoggedStore, Store, StoreOptions};
 
 use crate::config::{ServeArgs, Settings};
+
+/// The ingest log's folder inside the data directory.
+pub const INGEST_LOG_DIR: &str = "ingest-log";
 
 /// How often retention runs (our choice: deletes are cheap and data ages by days).
 const RETENTION_INTERVAL: Duration = Duration::from_secs(600);
@@ -63,6 +66,18 @@ pub fn run_with(args: ServeArgs, companion: Option<Companion>) -> Result<()> {
     )
     .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(store);
+    let logged = if settings.ingest_log {
+        let dir = settings.data_dir.join(INGEST_LOG_DIR);
+        let logged = LoggedStore::open(&dir, store.clone())
+            .with_context(|| format!("cannot open the ingest log in {}", dir.display()))?;
+        Some(Arc::new(logged))
+    } else {
+        None
+    };
+    let store: Arc<dyn Store> = match &logged {
+        Some(l) => l.clone(),
+        None => store,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("waggle-io")
@@ -176,6 +191,10 @@ pub fn run_with(args: ServeArgs, companion: Option<Companion>) -> Result<()> {
         let _ = writer.join();
     } else {
         tracing::warn!("writer still busy at shutdown; acknowledged data is already committed");
+    }
+    if let Some(l) = &logged {
+        // Load everything acknowledged (the log would replay it otherwise).
+        l.close();
     }
     if let Err(e) = store.checkpoint() {
         tracing::warn!(error = %e, "checkpoint at shutdown failed (the WAL replays on next start)");
