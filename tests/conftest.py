@@ -427,8 +427,8 @@ def waggle_factory(tmp_path: Path):
     """Builds servers on a test's own data directory (for restart and kill tests)."""
     servers: list[WaggleServer] = []
 
-    def make(data_dir: Path | None = None) -> WaggleServer:
-        server = WaggleServer(data_dir or tmp_path / "data", tmp_path / "logs")
+    def make(data_dir: Path | None = None, extra_args: list[str] | None = None) -> WaggleServer:
+        server = WaggleServer(data_dir or tmp_path / "data", tmp_path / "logs", extra_args)
         servers.append(server)
         return server
 
