@@ -310,8 +310,8 @@ def test_repeated_kill9_with_the_ingest_log_loses_nothing_and_loads_nothing_twic
     """Several crashes in a row, each while requests are in flight and the loader is behind:
     every acknowledged trace is whole after each restart, and none is loaded twice (a replay
     that re-loaded a record would show a trace with twice its spans)."""
-    server = waggle_factory().start()
-    assert ingest_log_stats(server) is not None, "the ingest log is on by default"
+    server = waggle_factory(extra_args=["--ingest-log", "on"]).start()
+    assert ingest_log_stats(server) is not None, "the ingest log is on"
     service = f"e2e-log-kill-{uuid.uuid4().hex[:8]}"
     all_acked: list[bytes] = []
     for round_no in range(KILL_ROUNDS):
@@ -329,7 +329,7 @@ def test_repeated_kill9_with_the_ingest_log_loses_nothing_and_loads_nothing_twic
 def test_reads_see_every_acknowledged_write_at_once(waggle_factory):
     """Read-your-writes through the log: a query right after a 200 sees that write (reads wait
     for the loader to pass the last acknowledged record)."""
-    server = waggle_factory().start()
+    server = waggle_factory(extra_args=["--ingest-log", "on"]).start()
     service = f"e2e-log-ryw-{uuid.uuid4().hex[:8]}"
     dataset = f"e2e-log-ryw-hny-{uuid.uuid4().hex[:8]}"
     with requests.Session() as session:
@@ -350,9 +350,9 @@ def test_reads_see_every_acknowledged_write_at_once(waggle_factory):
 
 
 def test_without_the_ingest_log_acks_are_still_commits(waggle_factory):
-    """`--ingest-log off` is the earlier design (a group is a DuckDB commit before its 200):
-    it must stay durable."""
-    server = waggle_factory(extra_args=["--ingest-log", "off"]).start()
+    """Without the log (the default, `--ingest-log off`) a group is a DuckDB commit before
+    its 200: it must stay durable."""
+    server = waggle_factory().start()
     assert ingest_log_stats(server) is None
     service = f"e2e-nolog-{uuid.uuid4().hex[:8]}"
     acked = send_until_acked(server, service, ACKS_PER_ROUND)

@@ -33,9 +33,11 @@ use crate::{DatasetColumn, DatasetInfo, InsertReport, MetaDoc, Rows, Store, Stor
 
 pub use codec::{decode, encode};
 
-/// Events acknowledged but not yet handed to the loader, at most (our choice: ~0.5 KiB
-/// decoded per event puts this near 130 MiB; about 4 s of loading on the 2-core machine).
-pub const QUEUE_EVENTS_MAX: usize = 262_144;
+/// Events acknowledged but not yet handed to the loader, at most: two load transactions
+/// (our choice: a read barrier waits for at most this backlog, about 2 s of loading on the
+/// 2-core machine; 262,144 measured a 23 s median for a query looping beside full-rate
+/// ingest, and 1.5 GB RSS).
+pub const QUEUE_EVENTS_MAX: usize = 2 * LOAD_EVENTS_MAX;
 /// Events per load transaction, at most (our choice, measured with `waggle bench insert`:
 /// DuckDB's cost per span falls little beyond ~32k rows per transaction, while a larger
 /// transaction is what a read barrier may have to wait for).
