@@ -12,6 +12,7 @@ import math
 import subprocess
 import time
 import uuid
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -91,9 +92,9 @@ def run_query(waggle: WaggleServer, dataset: str, spec: dict, **result_opts) -> 
         f"{waggle.http_url}/1/query_results/{dataset}", json={"query_id": qid, **result_opts}, timeout=30
     )
     assert r.status_code == 201, r.text
-    assert r.headers["Location"].endswith(f"/1/query_results/{dataset}/{r.json()['id']}")
-    # Poll the result the way Honeycomb clients do.
-    got = requests.get(r.headers["Location"].replace("http://" + waggle.ready["http"], waggle.http_url), timeout=15)
+    assert r.headers["Location"] == f"/1/query_results/{dataset}/{r.json()['id']}"
+    # Poll the result the way Honeycomb clients do (Location is relative to the server).
+    got = requests.get(urljoin(waggle.http_url, r.headers["Location"]), timeout=15)
     assert got.status_code == 200, got.text
     body = got.json()
     assert body["complete"] is True
@@ -278,3 +279,26 @@ def test_waggle_query_cli_prints_a_table(waggle: WaggleServer, cruddur):
         capture_output=True, text=True, timeout=60,
     )
     assert bad.returncode != 0 and "calculations[0].column" in bad.stderr
+
+
+def test_query_result_links_do_not_reflect_the_host_header(waggle: WaggleServer):
+    """A caller's `Host` must not reach `Location` or the result's links (others read them,
+    and a cache may keep them); a dataset name with URL-special characters is one escaped
+    path segment."""
+    dataset = f"e2e host?q+{uuid.uuid4().hex[:8]}"
+    quoted = requests.utils.quote(dataset, safe="")
+    r = requests.post(f"{waggle.http_url}/1/events/{quoted}", json={"duration_ms": 1.0},
+                      headers={"X-Honeycomb-Team": "e2e"}, timeout=15)
+    assert r.status_code == 200, r.text
+    r = requests.post(f"{waggle.http_url}/1/queries/{quoted}", json={"calculations": [{"op": "COUNT"}]},
+                      timeout=15)
+    assert r.status_code == 200, r.text
+    r = requests.post(f"{waggle.http_url}/1/query_results/{quoted}", json={"query_id": r.json()["id"]},
+                      headers={"Host": "evil.example:8443"}, timeout=30)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    for url in [r.headers["Location"], *body["links"].values()]:
+        assert "evil.example" not in url and url.startswith("/"), url
+    assert r.headers["Location"] == f"/1/query_results/{quoted}/{body['id']}"
+    got = requests.get(urljoin(waggle.http_url, r.headers["Location"]), timeout=15)
+    assert got.status_code == 200 and got.json()["data"]["results"][0]["data"]["COUNT"] == 1, got.text

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use query::plan::{Plan, PlanContext, ALL_DATASETS};
@@ -319,25 +319,29 @@ struct ResultRequest {
     limit: Option<u32>,
 }
 
-fn links(dataset: &str, id: &str, base: &str) -> Value {
-    json!({
-        "query_url": format!("{base}/ui/datasets/{dataset}/result/{id}"),
-        "graph_image_url": format!("{base}/ui/datasets/{dataset}/result/{id}/snapshot"),
-    })
+/// A dataset name as one URL path segment.
+fn path_segment(s: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("127.0.0.1:3200");
-    format!("http://{host}")
+/// The result's links, relative to the server: built from the request's `Host` they would
+/// let any caller put a host of its choosing into answers (and `Location`) others read.
+fn links(dataset: &str, id: &str) -> Value {
+    let ds = path_segment(dataset);
+    json!({
+        "query_url": format!("/ui/datasets/{ds}/result/{id}"),
+        "graph_image_url": format!("/ui/datasets/{ds}/result/{id}/snapshot"),
+    })
 }
 
 async fn create_result(
     State(s): State<AppState>,
     Path(dataset): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let req: ResultRequest = match serde_json::from_slice(&body) {
@@ -382,13 +386,12 @@ async fn create_result(
         Err(r) => return r,
     };
     let id = new_id(11);
-    let base = base_url(&headers);
     let mut result = json!({
         "id": id,
         "complete": true,
         "query": query_body,
         "data": data,
-        "links": links(&dataset, &id, &base),
+        "links": links(&dataset, &id),
     });
     if !warnings.is_empty() {
         result["warnings"] = json!(warnings);
@@ -406,7 +409,8 @@ async fn create_result(
         body,
     )
         .into_response();
-    if let Ok(loc) = HeaderValue::from_str(&format!("{base}/1/query_results/{dataset}/{id}")) {
+    let location = format!("/1/query_results/{}/{id}", path_segment(&dataset));
+    if let Ok(loc) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
     resp
