@@ -69,7 +69,8 @@ class WaggleServer:
                 pytrace=False,
             )
         self._starts += 1
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The server creates the data directory itself (private, 0700).
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._stderr_path = self.log_dir / f"waggle-stderr-{self._starts}.log"
         args = [

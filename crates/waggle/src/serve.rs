@@ -41,6 +41,30 @@ pub struct Bound {
     pub xray: Option<std::net::SocketAddr>,
 }
 
+/// Creates the data directory readable by its owner only (0700): it holds every span, log
+/// line and error payload. A directory that already exists keeps its mode (the operator
+/// chose it), with a warning when others can read it.
+fn private_data_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let mode = std::fs::metadata(dir)
+        .with_context(|| format!("cannot read the data directory {}", dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            dir = %dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the data directory is readable by other users; chmod 700 it to keep telemetry private"
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: ServeArgs) -> Result<()> {
     run_with(args, None)
 }
@@ -55,6 +79,7 @@ pub fn run_with(args: ServeArgs, companion: Option<Companion>) -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    private_data_dir(&settings.data_dir)?;
     let store = DuckStore::open(
         &settings.data_dir,
         StoreOptions {
